@@ -1,0 +1,186 @@
+"""The engine: samples x repeats through a task and a model client, each attempt stored as it finishes.
+
+Rerunning with the same store resumes: finished attempts are skipped without a request. Connection
+failures are retried by the client; if the server stays down the run stops with a clear error and
+everything finished so far is on disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from evals.clients import ModelClient, RequestRejected, Sampling, ServerUnavailable
+from evals.store import RunStore
+from evals.task import Episode, ModelSession, Task
+from evals.types import Attempt, Grade, ModelOutput, Sample, Status, Usage, attempt_key
+
+
+def derive_seed(base_seed: int, sample_id: str, repeat: int) -> int:
+    """A distinct, reproducible seed per sample x repeat (lm-eval sends one seed to every repeat)."""
+    digest = hashlib.sha256(f"{base_seed}:{sample_id}:{repeat}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+
+def episode_status(episode: Episode) -> tuple[Status, str | None]:
+    if episode.status is not None:
+        return episode.status, episode.error
+    out = episode.output
+    if out.truncated:
+        return "truncated", "hit the token limit before a final answer (finish_reason=length)"
+    if out.parse_error:
+        return "malformed", out.parse_error
+    if out.final is None and not out.tool_calls:
+        return "malformed", f"no final-channel message (finish_reason={out.finish_reason})"
+    return "ok", None
+
+
+def grade_attempt(task: Task, sample: Sample, attempt: Attempt) -> Grade:
+    """Grade one stored attempt; attempts without a usable answer score 0 with their status as reason."""
+    if attempt.status != "ok":
+        return Grade(key=attempt.key, score=0.0, reason=f"{attempt.status}: {attempt.error or ''}".strip(": "))
+    try:
+        return task.grade(sample, attempt)
+    except Exception as exc:  # a grader bug must not lose the run; the reason says what broke
+        return Grade(key=attempt.key, score=0.0, reason=f"grader error: {type(exc).__name__}: {exc}")
+
+
+@dataclass
+class RunSpec:
+    run_id: str
+    suite: str
+    model: str
+    effort: str
+    settings_hash: str
+    sampling: Sampling
+    repeats: int
+    concurrency: int = 64
+    seed: int = 0
+
+
+@dataclass
+class RunStats:
+    done_before: int = 0
+    done_now: int = 0
+    total: int = 0
+    score_sum: float = 0.0
+    graded: int = 0
+    completion_tokens: int = 0
+    statuses: dict[str, int] = field(default_factory=dict)
+    elapsed_s: float = 0.0
+
+    @property
+    def accuracy(self) -> float:
+        return self.score_sum / self.graded if self.graded else 0.0
+
+
+ProgressHook = Callable[[RunStats], None]
+
+
+async def run_attempts(task: Task, samples: list[Sample], client: ModelClient, store: RunStore, spec: RunSpec,
+                       on_progress: ProgressHook | None = None) -> RunStats:
+    """Generate and grade every missing sample x repeat of ``spec``; append each to ``store`` at once."""
+    done = store.attempts()
+    grades = store.grades()
+    stats = RunStats(total=len(samples) * spec.repeats)
+    for key, att in done.items():
+        if att.repeat < spec.repeats:
+            stats.done_before += 1
+            g = grades.get(key)
+            if g is not None:
+                stats.graded += 1
+                stats.score_sum += g.score
+    todo = [(s, r) for r in range(spec.repeats) for s in samples if attempt_key(s.id, r) not in done]
+    queue: asyncio.Queue[tuple[Sample, int]] = asyncio.Queue()
+    for item in todo:
+        queue.put_nowait(item)
+    store.open_for_append()
+    started = time.perf_counter()
+    fatal: list[BaseException] = []
+
+    async def one(sample: Sample, repeat: int) -> None:
+        seed = derive_seed(spec.seed, sample.id, repeat)
+        session = ModelSession(client, effort=spec.effort, sampling=spec.sampling, seed=seed)
+        t0 = time.time()
+        try:
+            episode = await task.solve(sample, session)
+            status, error = episode_status(episode)
+        except RequestRejected as exc:
+            last = session.calls[-1] if session.calls else ModelOutput()
+            episode = Episode(transcript=[], output=last)
+            status, error = "error", f"request rejected: {exc}"
+        usage = Usage()
+        for call in session.calls:
+            usage.add(call.usage)
+        attempt = Attempt(
+            key=attempt_key(sample.id, repeat), run_id=spec.run_id, suite=spec.suite, sample_id=sample.id,
+            repeat=repeat, seed=seed, effort=spec.effort, model=spec.model, transport=client.transport,
+            settings_hash=spec.settings_hash, status=status, output=episode.output.to_dict(),
+            transcript=episode.transcript, usage=usage.__dict__.copy(), n_calls=len(session.calls),
+            started_at=t0, ended_at=time.time(), latency_s=sum(c.latency_s for c in session.calls),
+            ttft_s=session.calls[0].ttft_s if session.calls else None, error=error, info=episode.info)
+        grade = grade_attempt(task, sample, attempt)
+        store.append(attempt, grade)
+        stats.done_now += 1
+        stats.graded += 1
+        stats.score_sum += grade.score
+        stats.completion_tokens += usage.completion_tokens
+        stats.statuses[status] = stats.statuses.get(status, 0) + 1
+        stats.elapsed_s = time.perf_counter() - started
+        if on_progress:
+            on_progress(stats)
+
+    async def worker() -> None:
+        while not fatal:
+            try:
+                sample, repeat = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            try:
+                await one(sample, repeat)
+            except ServerUnavailable as exc:
+                fatal.append(exc)
+                return
+            except Exception as exc:  # a task bug ends the run loudly; finished attempts are already stored
+                fatal.append(exc)
+                return
+
+    try:
+        n = max(1, min(spec.concurrency, len(todo)))
+        await asyncio.gather(*(worker() for _ in range(n)))
+    finally:
+        store.close()
+        stats.elapsed_s = time.perf_counter() - started
+    if fatal:
+        raise fatal[0]
+    return stats
+
+
+def regrade(task: Task, samples: list[Sample], store: RunStore) -> tuple[int, int]:
+    """Re-score every stored attempt without generating; returns (graded, changed)."""
+    by_id = {s.id: s for s in samples}
+    old = store.grades()
+    new: list[Grade] = []
+    missing = []
+    for key, attempt in store.attempts().items():
+        sample = by_id.get(attempt.sample_id)
+        if sample is None:
+            missing.append(attempt.sample_id)
+            continue
+        new.append(grade_attempt(task, sample, attempt))
+    if missing:
+        raise ValueError(f"{len(missing)} stored attempts refer to samples not in the dataset "
+                         f"(e.g. {missing[0]!r}); load the same data the run used")
+    store.rewrite_grades(new)
+    changed = sum(1 for g in new if g.key not in old or old[g.key].score != g.score)
+    return len(new), changed
+
+
+def settings_hash(settings: dict[str, Any]) -> str:
+    from evals.harmony import canonical_json
+
+    return hashlib.sha256(canonical_json(settings).encode()).hexdigest()[:16]

@@ -1,0 +1,158 @@
+"""The run store: append-only JSONL files in a run directory, readable after any crash.
+
+``attempts.jsonl`` holds what the model produced (one line per sample x repeat), ``grades.jsonl`` what the
+grader made of it, ``manifest.json`` the settings, versions and sessions. Generation and grading are separate
+files so a regrade rewrites grades and never touches generations.
+
+A process killed mid-write leaves at most one partial last line: readers skip it and the next writer
+cuts it off before appending, so no attempt is lost or duplicated beyond the one being written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from evals.types import Attempt, Grade
+
+ATTEMPTS = "attempts.jsonl"
+GRADES = "grades.jsonl"
+MANIFEST = "manifest.json"
+
+
+class StoreError(Exception):
+    pass
+
+
+def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    """Complete JSON lines of a file; a torn last line (no newline or bad JSON) is skipped."""
+    if not path.exists():
+        return
+    with open(path, "rb") as fh:
+        for raw in fh:
+            if not raw.endswith(b"\n"):
+                return  # torn by a crash mid-write
+            try:
+                yield json.loads(raw)
+            except json.JSONDecodeError:
+                continue
+
+
+def _drop_torn_tail(path: Path) -> int:
+    """Cut an unterminated last line so appends start on a fresh line; returns bytes dropped."""
+    if not path.exists() or path.stat().st_size == 0:
+        return 0
+    with open(path, "rb+") as fh:
+        size = fh.seek(0, os.SEEK_END)
+        fh.seek(max(0, size - 1))
+        if fh.read(1) == b"\n":
+            return 0
+        # scan back for the last newline
+        pos, chunk = size, 65536
+        while pos > 0:
+            start = max(0, pos - chunk)
+            fh.seek(start)
+            block = fh.read(pos - start)
+            idx = block.rfind(b"\n")
+            if idx >= 0:
+                cut = start + idx + 1
+                break
+            pos = start
+        else:
+            cut = 0
+        fh.truncate(cut)
+        return size - cut
+
+
+class RunStore:
+    """One run directory (one suite x effort x model x settings)."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self.attempts_path = self.root / ATTEMPTS
+        self.grades_path = self.root / GRADES
+        self.manifest_path = self.root / MANIFEST
+        self._attempts_fh: Any = None
+        self._grades_fh: Any = None
+        self.dropped_bytes = 0
+
+    # -- manifest -------------------------------------------------------------------------------
+    def read_manifest(self) -> dict[str, Any] | None:
+        if not self.manifest_path.exists():
+            return None
+        try:
+            return json.loads(self.manifest_path.read_text())
+        except json.JSONDecodeError as exc:
+            raise StoreError(f"{self.manifest_path} is not valid JSON ({exc}); move it aside to start over") from exc
+
+    def write_manifest(self, manifest: dict[str, Any]) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        tmp = self.manifest_path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str))
+        tmp.replace(self.manifest_path)
+
+    def begin(self, manifest: dict[str, Any]) -> dict[str, Any]:
+        """Open the store for a (new or resumed) session; refuse to mix different settings in one store."""
+        old = self.read_manifest()
+        if old and old.get("settings_hash") != manifest["settings_hash"]:
+            raise StoreError(
+                f"{self.root} holds a run with other settings (settings hash {old.get('settings_hash')} != "
+                f"{manifest['settings_hash']}); use another output directory (e.g. tag=...) or delete it")
+        merged = dict(old or manifest)
+        merged.update({k: v for k, v in manifest.items() if k != "sessions"})
+        merged.setdefault("sessions", [])
+        merged["sessions"].append({"started_at": time.time(), "ended_at": None, "status": "running"})
+        self.write_manifest(merged)
+        return merged
+
+    def end(self, manifest: dict[str, Any], status: str, **extra: Any) -> None:
+        manifest["sessions"][-1].update({"ended_at": time.time(), "status": status, **extra})
+        self.write_manifest(manifest)
+
+    # -- records ------------------------------------------------------------------------------
+    def attempts(self) -> dict[str, Attempt]:
+        """Stored attempts by key (a later line for the same key wins)."""
+        return {d["key"]: Attempt.from_dict(d) for d in read_jsonl(self.attempts_path)}
+
+    def grades(self) -> dict[str, Grade]:
+        return {d["key"]: Grade(**d) for d in read_jsonl(self.grades_path)}
+
+    def open_for_append(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.dropped_bytes = _drop_torn_tail(self.attempts_path) + _drop_torn_tail(self.grades_path)
+        self._attempts_fh = open(self.attempts_path, "a", encoding="utf-8")
+        self._grades_fh = open(self.grades_path, "a", encoding="utf-8")
+
+    def append(self, attempt: Attempt, grade: Grade | None) -> None:
+        """Write one attempt (and its grade) as complete lines, flushed to the OS at once."""
+        if self._attempts_fh is None:
+            self.open_for_append()
+        self._attempts_fh.write(json.dumps(attempt.to_dict(), ensure_ascii=False, default=str) + "\n")
+        self._attempts_fh.flush()
+        if grade is not None:
+            self._grades_fh.write(json.dumps(grade.to_dict(), ensure_ascii=False, default=str) + "\n")
+            self._grades_fh.flush()
+
+    def rewrite_grades(self, grades: list[Grade]) -> None:
+        """Replace every grade at once (temp file + rename: a crash leaves the old grades whole)."""
+        tmp = self.grades_path.with_suffix(".jsonl.tmp")
+        with open(tmp, "w", encoding="utf-8") as fh:
+            for grade in grades:
+                fh.write(json.dumps(grade.to_dict(), ensure_ascii=False, default=str) + "\n")
+        tmp.replace(self.grades_path)
+
+    def close(self) -> None:
+        for fh in (self._attempts_fh, self._grades_fh):
+            if fh is not None:
+                fh.close()
+        self._attempts_fh = self._grades_fh = None
+
+
+def find_runs(root: str | Path) -> list[Path]:
+    """Every run directory (one holding a manifest) at or below ``root``."""
+    root = Path(root)
+    return sorted(p.parent for p in root.rglob(MANIFEST))

@@ -1,0 +1,94 @@
+"""What a benchmark provides: samples, an episode against a model, and a grader.
+
+A task never talks HTTP: it receives a :class:`ModelSession` whose ``generate`` hides the transport.
+A single-turn benchmark only writes ``load``, ``prompt`` and ``grade``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+from evals.types import Attempt, Grade, ModelOutput, Sample, Status
+
+
+class DataUnavailable(Exception):
+    """The benchmark data could not be loaded; the message says how to point at a local copy."""
+
+
+class ModelSession:
+    """The model as one episode sees it: fixed effort, sampling and seed, with every call remembered."""
+
+    def __init__(self, client: Any, *, effort: str, sampling: Any, seed: int) -> None:
+        self.client = client
+        self.effort = effort
+        self.sampling = sampling
+        self.seed = seed
+        self.calls: list[ModelOutput] = []
+
+    async def generate(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None) -> ModelOutput:
+        # Each call of an episode gets its own seed so a retried turn is not a copy of the last one.
+        out = await self.client.generate(messages, effort=self.effort, sampling=self.sampling,
+                                         seed=self.seed + len(self.calls), tools=tools)
+        self.calls.append(out)
+        return out
+
+
+@dataclass
+class Episode:
+    transcript: list[dict[str, Any]]
+    output: ModelOutput  # the last model call
+    status: Status | None = None  # None: derive it from the last output
+    info: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+
+def assistant_message(out: ModelOutput) -> dict[str, Any]:
+    msg: dict[str, Any] = {"role": "assistant", "content": out.final or ""}
+    if out.analysis:
+        msg["reasoning"] = out.analysis
+    if out.tool_calls:
+        msg["tool_calls"] = [c.to_dict() for c in out.tool_calls]
+    return msg
+
+
+class Task(ABC):
+    """A benchmark. Subclasses set ``name`` and ``version`` (bump it when prompts or grading change)."""
+
+    name: str = "task"
+    version: str = "1"
+    default_repeats: int = 1
+
+    @abstractmethod
+    def load(self) -> list[Sample]:
+        """The samples, in a stable order."""
+
+    @abstractmethod
+    async def solve(self, sample: Sample, model: ModelSession) -> Episode:
+        """Run one episode of ``sample`` against ``model``."""
+
+    @abstractmethod
+    def grade(self, sample: Sample, attempt: Attempt) -> Grade:
+        """Score a stored attempt whose status is ``ok``. Must not call the model."""
+
+    def settings(self) -> dict[str, Any]:
+        """What about this task changes generations (goes into the settings hash)."""
+        return {"name": self.name, "version": self.version}
+
+    def card_key(self) -> str | None:
+        """Row of the published-numbers table this task reproduces, if any."""
+        return None
+
+
+class SingleTurnTask(Task):
+    """One user message in, one answer out."""
+
+    @abstractmethod
+    def prompt(self, sample: Sample) -> list[dict[str, Any]]:
+        """The request messages for ``sample``."""
+
+    async def solve(self, sample: Sample, model: ModelSession) -> Episode:
+        messages = self.prompt(sample)
+        out = await model.generate(messages)
+        return Episode(transcript=[*messages, assistant_message(out)], output=out)

