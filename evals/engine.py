@@ -166,7 +166,7 @@ def regrade(task: Task, samples: list[Sample], store: RunStore) -> tuple[int, in
     old = store.grades()
     new: list[Grade] = []
     missing = []
-    for key, attempt in store.attempts().items():
+    for attempt in store.attempts().values():
         sample = by_id.get(attempt.sample_id)
         if sample is None:
             missing.append(attempt.sample_id)

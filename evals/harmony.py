@@ -179,8 +179,9 @@ def parse_completion_tokens(tokens: list[int]) -> ModelOutput:
             finals.append(text)
         elif channel == "commentary":
             commentary.append(text)
-        else:
-            finals.append(text)  # a message without a channel is what the user would see
+        else:  # the system message requires a channel on every message: this output is malformed
+            out.parse_error = f"assistant message without a channel: {text[:120]!r}"
+            commentary.append(text)
     out.analysis = "\n".join(analysis)
     out.commentary = "\n".join(commentary)
     out.final = "\n".join(finals) if finals else None

@@ -112,7 +112,7 @@ def effort_check(rows: list[dict[str, Any]]) -> list[str]:
             continue
         values = [by_effort[e] for e in present]
         shown = ", ".join(f"{e} {by_effort[e]:.0f}" for e in present)
-        if all(a < b for a, b in zip(values, values[1:])):
+        if all(a < b for a, b in zip(values, values[1:], strict=False)):
             lines.append(f"OK {model} {suite} ({transport}): median completion tokens rise with effort ({shown})")
         else:
             lines.append(f"WARNING {model} {suite} ({transport}): median completion tokens do not rise with effort "

@@ -20,6 +20,7 @@ _ANSWER_PHRASE = re.compile(
     re.IGNORECASE,
 )
 _INT = re.compile(r"-?\d+")
+_BOLD_INT = re.compile(r"\*\*\s*\$?(-?\d+)\$?\s*\*\*")
 
 
 def _boxed_contents(text: str) -> list[str]:
@@ -72,7 +73,8 @@ def extract_answer(text: str | None) -> int | None:
     """The integer answer in final-channel text, or None.
 
     Order: the last ``\\boxed``/``\\fbox``/``\\framebox``; else the last "answer is N"/"**Answer: N**" phrase
-    (a correction after a first answer wins); else a lone integer on the last non-empty line.
+    (a correction after a first answer wins); else the last bold integer; else a lone integer on the last
+    non-empty line.
     """
     if not text:
         return None
@@ -86,6 +88,9 @@ def extract_answer(text: str | None) -> int | None:
     phrases = _ANSWER_PHRASE.findall(text)
     if phrases:
         return int(_strip_thousands(phrases[-1]))
+    bold = _BOLD_INT.findall(text)
+    if bold:
+        return int(bold[-1])
     lines = [ln for ln in text.strip().splitlines() if ln.strip()]
     if lines:
         last = _strip_thousands(lines[-1].replace("*", "").replace("$", "")).strip().rstrip(".")

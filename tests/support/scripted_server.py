@@ -125,8 +125,10 @@ class ScriptedServer:
         text = ""
         if reply.get("analysis"):
             text += f"<|channel|>analysis<|message|>{reply['analysis']}"
-            if reply.get("final") is not None or reply.get("tool_calls") or self._finish(reply) != "length":
+            if reply.get("final") is not None or reply.get("tool_calls"):
                 text += "<|end|><|start|>assistant"
+            elif self._finish(reply) != "length":
+                text += "<|end|>"
         for call in reply.get("tool_calls", []):
             text += (f"<|channel|>commentary to=functions.{call['name']} <|constrain|>json<|message|>"
                      f"{call['arguments']}<|call|>")

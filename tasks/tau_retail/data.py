@@ -1,0 +1,472 @@
+"""Loading and integrity checking of the tau-bench v1 retail data.
+
+Two folder layouts are accepted (see :func:`resolve_data_dir`):
+
+* the *bundle* layout (our format, e.g. a copy of ``shared/data/tau_bench/v1_retail``)::
+
+      users.json orders.json products.json            the database
+      tasks_test.json tasks_dev.json tasks_train.json  tasks (JSON, ``kwargs`` actions)
+      wiki.md tools.json user_sim_prompt.json          agent policy, tool schemas, user-sim template
+      gt_db_hashes.json                                target hashes (only needed by the selfcheck)
+
+* an *upstream checkout* of sierra-research/tau-bench: the folder
+  ``tau_bench/envs/retail`` (or its ``data`` sub-folder, or the repository root).  Upstream ships the
+  database as ``tau_bench/envs/retail/data/{users,orders,products}.json``, the tasks as Python modules
+  ``tau_bench/envs/retail/tasks_{test,dev,train}.py``, the policy as ``tau_bench/envs/retail/wiki.md``
+  and the tool schemas inside ``tau_bench/envs/retail/tools/*.py`` (``get_info()``).  Tasks and tool
+  schemas are read from the Python sources with :mod:`ast` (nothing is executed).  Upstream has no
+  ``user_sim_prompt.json`` / ``gt_db_hashes.json`` (the simulator prompt lives in
+  ``tau_bench/envs/user.py`` code); put those two files next to the data to use the simulator helpers
+  or the selfcheck.
+
+Every file of the bundle layout is checked against a pinned sha256; a missing or modified file raises
+:class:`TauRetailDataError` naming the file and the expected hash.  For the upstream layout the
+database is checked by its canonical DB hash and the tasks by a canonical content hash.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import os
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ENV_VAR = "TAU_RETAIL_DATA"
+SPLITS: tuple[str, ...] = ("test", "dev", "train")
+SPLIT_SIZES: dict[str, int] = {"test": 115, "dev": 20, "train": 500}
+DB_SECTIONS: tuple[str, ...] = ("orders", "products", "users")
+
+#: sha256 of each file of the bundle layout (shared/data/tau_bench/v1_retail, tau-bench @ 59a200c).
+FILE_SHA256: dict[str, str] = {
+    "gt_db_hashes.json": "ba486d01c1fefef3aeb0efd2f41ab6b4823b105c84a195f0a4c32a8a93411943",
+    "orders.json": "2598a12586d28f2d6bd16bc86f4c800029b6af18e0abb5c475ef5c869c11ced1",
+    "products.json": "a9eabcc1a9742c5f5288c2779acce52b9308423383ed24706bbaf0889f762a0f",
+    "rules.json": "1befa3a38c5ae15562307af78bdeb19f01663db80ea147038daa4bc0b005d9a6",
+    "tasks_dev.json": "586523860d58aea22c51f9094d4b80ae80fbac186243a678c69fac3aa84974af",
+    "tasks_test.json": "120112510864e5c7d5cf6563db2d33ddd6c0190eb18f70d264791298d886ee58",
+    "tasks_train.json": "abdcac69b80a899468b5643cc07b3e649c67a01b3df0e1378d4aa290126bb516",
+    "tools.json": "833272a8817f6fa3eb54fc3694e0ce16e9685c72bf4ecc2b35639bd564acd235",
+    "user_sim_prompt.json": "145d725cdd6f8e3052d172da9268617c46cc1bae51204f54e626cac7b7df4ec9",
+    "users.json": "6f4fd104cc5e80b92166c4035315c31532c6cea52a90dcdf18425ee7f87c2b82",
+    "wiki.md": "d539fd2a46a8b8dd2e934ff9ed92f43e9f6b56bc7a718db8d2803ba8ad8f6bf7",
+}
+
+#: Canonical hash (spec section 6) of the untouched database.
+INITIAL_DB_HASH = "5a4b2cb59f4d12dea7e4adff24a7f8fada510ead49372ea4a729a82bbb5f49b5"
+
+#: Content hash of each split's tasks (see :func:`tasks_content_hash`), format independent; used to
+#: check tasks parsed from an upstream checkout's ``tasks_*.py``.
+TASKS_CONTENT_SHA256: dict[str, str] = {
+    "test": "0855a423e0d0d9b7e606c395590b4627309db908e6077c6105673866723b4284",
+    "dev": "9bb4787db9c6b0a3b98383dcc2807eeac038700e65de7591fa6855cd561474ca",
+    "train": "04f678443ca087ae17d88ea32eebd17ca553c192cceb2be02a53bc91b8912e0f",
+}
+
+HOW_TO_GET = (
+    "Point RetailEnv(data_dir=...) / --data-dir / the TAU_RETAIL_DATA environment variable at either "
+    "(a) a folder in our bundle format (users.json, orders.json, products.json, tasks_{test,dev,train}.json, "
+    "wiki.md, tools.json, user_sim_prompt.json, gt_db_hashes.json; e.g. a copy of shared/data/tau_bench/v1_retail), "
+    "or (b) an upstream checkout: `git clone https://github.com/sierra-research/tau-bench` and use "
+    "tau-bench/tau_bench/envs/retail (database in data/{users,orders,products}.json, tasks in tasks_*.py, "
+    "policy in wiki.md, tool schemas in tools/*.py; the user-simulator template and gt hashes are not "
+    "shipped upstream as files)."
+)
+
+
+class TauRetailDataError(RuntimeError):
+    """A data file is missing, unreadable or does not match its pinned hash."""
+
+
+@dataclass(frozen=True)
+class Action:
+    """One ground-truth action of a task."""
+
+    name: str
+    kwargs: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RetailTask:
+    """A v1 retail task. ``index`` is the task id (position in its split)."""
+
+    index: int
+    split: str
+    user_id: str
+    instruction: str
+    actions: tuple[Action, ...]
+    outputs: tuple[str, ...]
+    annotator: str = ""
+
+    @property
+    def task_id(self) -> str:
+        return f"{self.split}/{self.index}"
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def tasks_content_hash(tasks: Iterable[RetailTask]) -> str:
+    """Canonical content hash of a task list (independent of the source file format)."""
+    payload = [
+        [t.user_id, t.instruction, [[a.name, a.kwargs] for a in t.actions], list(t.outputs)] for t in tasks
+    ]
+    return sha256_bytes(json.dumps(payload, sort_keys=True).encode("utf-8"))
+
+
+# ----------------------------------------------------------------------------------------------
+# canonical hashing helpers (spec section 6)
+
+
+def to_canonical(value: Any) -> Any:
+    """dict -> tuple of (key, value) pairs sorted by key; list -> tuple; scalars unchanged."""
+    if isinstance(value, dict):
+        return tuple((k, to_canonical(v)) for k, v in sorted(value.items()))
+    if isinstance(value, list):
+        return tuple(to_canonical(v) for v in value)
+    if isinstance(value, set):  # not produced by JSON; kept for parity with the reference helper
+        return tuple(sorted(to_canonical(v) for v in value))
+    return value
+
+
+def canonical_hash(db: dict[str, Any]) -> str:
+    """Reference (slow, full) DB hash: sha256 of ``str`` of the canonical form."""
+    return sha256_bytes(str(to_canonical(db)).encode("utf-8"))
+
+
+def entry_fragment(key: str, value: Any) -> bytes:
+    """``str`` of the canonical ``(key, value)`` pair of one DB entry, UTF-8 encoded."""
+    return str((key, to_canonical(value))).encode("utf-8")
+
+
+def copy_json(value: Any) -> Any:
+    """Fast deep copy of a JSON-like value (dict/list/scalars)."""
+    if isinstance(value, dict):
+        return {k: copy_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [copy_json(v) for v in value]
+    return value
+
+
+# ----------------------------------------------------------------------------------------------
+# folder resolution
+
+
+def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> tuple[Path, str]:
+    """Return ``(folder, layout)`` with layout ``"bundle"`` or ``"upstream"``.
+
+    ``folder`` is the bundle folder, or for the upstream layout the ``tau_bench/envs/retail`` folder.
+    """
+    if data_dir is None:
+        env = os.environ.get(ENV_VAR)
+        if not env:
+            raise TauRetailDataError(
+                f"No tau-bench retail data folder given and ${ENV_VAR} is not set. {HOW_TO_GET}"
+            )
+        data_dir = env
+    p = Path(data_dir).expanduser()
+    if not p.is_dir():
+        raise TauRetailDataError(f"Tau-bench retail data folder {str(p)!r} does not exist. {HOW_TO_GET}")
+    if (p / "tasks_test.json").exists() or (p / "tools.json").exists():
+        return p, "bundle"
+    for cand in (p, p.parent, p / "tau_bench" / "envs" / "retail"):
+        if (cand / "data" / "orders.json").exists() and (cand / "tasks_test.py").exists():
+            return cand, "upstream"
+    if (p / "users.json").exists() or (p / "orders.json").exists():
+        return p, "bundle"  # partial bundle: the per-file checks will name what is missing
+    raise TauRetailDataError(
+        f"{str(p)!r} is neither a bundle folder (tasks_test.json, tools.json, ...) nor an upstream "
+        f"tau-bench checkout (tau_bench/envs/retail/data/orders.json). {HOW_TO_GET}"
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# upstream (Python source) readers, via ast only
+
+
+def _literal(node: ast.AST) -> Any:
+    return ast.literal_eval(node)
+
+
+def _call_kwargs(call: ast.Call) -> dict[str, ast.AST]:
+    return {kw.arg: kw.value for kw in call.keywords if kw.arg is not None}
+
+
+def parse_upstream_tasks(source: str, split: str) -> list[RetailTask]:
+    """Read ``TASKS = [Task(...), ...]`` from an upstream ``tasks_*.py`` without executing it."""
+    tree = ast.parse(source)
+    tasks_node: ast.AST | None = None
+    for node in tree.body:
+        if isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if any(isinstance(t, ast.Name) and t.id.upper().startswith("TASKS") for t in targets):
+                tasks_node = node.value
+    if not isinstance(tasks_node, ast.List):
+        raise ValueError("no TASKS list found")
+    out: list[RetailTask] = []
+    for i, el in enumerate(tasks_node.elts):
+        if not isinstance(el, ast.Call):
+            raise ValueError(f"task {i} is not a Task(...) call")
+        kw = _call_kwargs(el)
+        actions: list[Action] = []
+        acts = kw.get("actions")
+        if isinstance(acts, ast.List):
+            for a in acts.elts:
+                if not isinstance(a, ast.Call):
+                    raise ValueError(f"task {i}: action is not an Action(...) call")
+                akw = _call_kwargs(a)
+                args = akw.get("kwargs", akw.get("arguments"))
+                actions.append(Action(name=_literal(akw["name"]), kwargs=_literal(args) if args else {}))
+        out.append(
+            RetailTask(
+                index=i,
+                split=split,
+                user_id=_literal(kw["user_id"]) if "user_id" in kw else "",
+                instruction=_literal(kw["instruction"]) if "instruction" in kw else "",
+                actions=tuple(actions),
+                outputs=tuple(_literal(kw["outputs"])) if "outputs" in kw else (),
+                annotator=str(_literal(kw["annotator"])) if "annotator" in kw else "",
+            )
+        )
+    return out
+
+
+def parse_upstream_tool_schemas(tools_dir: Path) -> list[dict[str, Any]]:
+    """Read the 16 ``get_info()`` dict literals from upstream ``tools/*.py`` in ``ALL_TOOLS`` order."""
+    init = ast.parse((tools_dir / "__init__.py").read_text(encoding="utf-8"))
+    module_of: dict[str, str] = {}
+    order: list[str] = []
+    for node in init.body:
+        if isinstance(node, ast.ImportFrom) and node.module:
+            for alias in node.names:
+                module_of[alias.asname or alias.name] = node.module.lstrip(".")
+        elif isinstance(node, ast.Assign) and isinstance(node.value, ast.List):
+            order = [e.id for e in node.value.elts if isinstance(e, ast.Name)]
+    schemas: list[dict[str, Any]] = []
+    for cls_name in order:
+        tree = ast.parse((tools_dir / f"{module_of[cls_name]}.py").read_text(encoding="utf-8"))
+        found = None
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef) and node.name == "get_info":
+                for sub in ast.walk(node):
+                    if isinstance(sub, ast.Return) and sub.value is not None:
+                        found = _literal(sub.value)
+        if found is None:
+            raise ValueError(f"no get_info() literal in tools/{module_of[cls_name]}.py")
+        schemas.append(found)
+    return schemas
+
+
+# ----------------------------------------------------------------------------------------------
+# the loaded data set
+
+
+@dataclass
+class RetailData:
+    """Pristine, read-only data of one folder. Shared by all environments (see :func:`load_data`)."""
+
+    root: Path
+    layout: str
+    verify: bool = True
+    orders: dict[str, Any] = field(default_factory=dict)
+    products: dict[str, Any] = field(default_factory=dict)
+    users: dict[str, Any] = field(default_factory=dict)
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    # canonical-hash scaffolding: chunks whose concatenation is str(canonical(db)); entry -> chunk index
+    chunks: list[bytes] = field(default_factory=list, repr=False)
+    chunk_index: dict[tuple[str, str], int] = field(default_factory=dict, repr=False)
+    initial_hash: str = ""
+
+    # -- file access -------------------------------------------------------------------------
+    def _path(self, name: str) -> Path:
+        if self.layout == "bundle":
+            return self.root / name
+        if name in ("users.json", "orders.json", "products.json"):
+            return self.root / "data" / name
+        return self.root / name
+
+    def read_bytes(self, name: str, *, check: bool = True) -> bytes:
+        """Read a bundle file, checking its pinned sha256 (bundle layout, ``verify=True``)."""
+        path = self._path(name)
+        expected = FILE_SHA256.get(name)
+        exp_txt = f" (expected sha256 {expected})" if expected else ""
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            raise TauRetailDataError(
+                f"Missing tau-bench retail data file {str(path)!r}{exp_txt}. {HOW_TO_GET}"
+            ) from None
+        except OSError as e:
+            raise TauRetailDataError(
+                f"Cannot read tau-bench retail data file {str(path)!r}{exp_txt}: {e}"
+            ) from e
+        if check and self.verify and self.layout == "bundle" and expected is not None:
+            got = sha256_bytes(raw)
+            if got != expected:
+                raise TauRetailDataError(
+                    f"Corrupted tau-bench retail data file {str(path)!r}: sha256 {got}, expected {expected} "
+                    f"(tau-bench v1 retail @ 59a200c). Re-copy the file. {HOW_TO_GET}"
+                )
+        return raw
+
+    def read_json(self, name: str) -> Any:
+        raw = self.read_bytes(name)
+        try:
+            return json.loads(raw)
+        except ValueError as e:
+            exp = FILE_SHA256.get(name, "?")
+            raise TauRetailDataError(
+                f"Tau-bench retail data file {str(self._path(name))!r} is not valid JSON ({e}); expected sha256 {exp}"
+            ) from e
+
+    def _cached(self, key: str, build: Any) -> Any:
+        with self._lock:
+            if key not in self._cache:
+                self._cache[key] = build()
+            return self._cache[key]
+
+    # -- database ----------------------------------------------------------------------------
+    def _load_db(self) -> None:
+        for section in DB_SECTIONS:
+            obj = self.read_json(f"{section}.json")
+            if not isinstance(obj, dict):
+                raise TauRetailDataError(f"{str(self._path(section + '.json'))!r}: expected a JSON object")
+            setattr(self, section, obj)
+        self._build_chunks()
+        if self.verify and self.initial_hash != INITIAL_DB_HASH:
+            raise TauRetailDataError(
+                f"Tau-bench retail database in {str(self.root)!r} has canonical hash {self.initial_hash}, "
+                f"expected {INITIAL_DB_HASH} (users.json / orders.json / products.json differ from v1). {HOW_TO_GET}"
+            )
+
+    def _build_chunks(self) -> None:
+        """Split ``str(canonical(db))`` into chunks, one per DB entry, so single entries can be swapped."""
+        chunks: list[bytes] = [b"("]
+        index: dict[tuple[str, str], int] = {}
+        for si, section in enumerate(sorted(DB_SECTIONS)):  # 3 sections: outer tuple is "(a, b, c)"
+            if si:
+                chunks.append(b", ")
+            chunks.append(b"(" + repr(section).encode("utf-8") + b", ")
+            d: dict[str, Any] = getattr(self, section)
+            keys = sorted(d)
+            chunks.append(b"(")
+            for i, k in enumerate(keys):
+                if i:
+                    chunks.append(b", ")
+                index[(section, k)] = len(chunks)
+                chunks.append(entry_fragment(k, d[k]))
+            chunks.append(b",))" if len(keys) == 1 else b"))")
+        chunks.append(b")")
+        self.chunks = chunks
+        self.chunk_index = index
+        self.initial_hash = sha256_bytes(b"".join(chunks))
+
+    # -- other files -------------------------------------------------------------------------
+    def tasks(self, split: str) -> list[RetailTask]:
+        if split not in SPLITS:
+            raise ValueError(f"unknown split {split!r}; expected one of {SPLITS}")
+        return self._cached(f"tasks:{split}", lambda: self._load_tasks(split))
+
+    def _load_tasks(self, split: str) -> list[RetailTask]:
+        if self.layout == "upstream":
+            name = f"tasks_{split}.py"
+            path = self._path(name)
+            try:
+                tasks = parse_upstream_tasks(path.read_text(encoding="utf-8"), split)
+            except FileNotFoundError:
+                raise TauRetailDataError(f"Missing upstream task file {str(path)!r}. {HOW_TO_GET}") from None
+            except (SyntaxError, ValueError, KeyError) as e:
+                raise TauRetailDataError(f"Cannot parse upstream task file {str(path)!r}: {e}") from e
+        else:
+            name = f"tasks_{split}.json"
+            raw = self.read_json(name)
+            try:
+                tasks = [
+                    RetailTask(
+                        index=i,
+                        split=split,
+                        user_id=t["user_id"],
+                        instruction=t["instruction"],
+                        actions=tuple(
+                            Action(a["name"], dict(a.get("kwargs", a.get("arguments", {}))))
+                            for a in t["actions"]
+                        ),
+                        outputs=tuple(t.get("outputs", [])),
+                        annotator=str(t.get("annotator", "")),
+                    )
+                    for i, t in enumerate(raw)
+                ]
+            except (KeyError, TypeError) as e:
+                raise TauRetailDataError(f"Malformed task record in {str(self._path(name))!r}: {e!r}") from e
+        if self.verify and len(tasks) != SPLIT_SIZES[split]:
+            raise TauRetailDataError(
+                f"{str(self._path(name))!r} has {len(tasks)} tasks, expected {SPLIT_SIZES[split]} for split {split!r}"
+            )
+        if self.verify and self.layout == "upstream":
+            expected = TASKS_CONTENT_SHA256.get(split)
+            got = tasks_content_hash(tasks)
+            if expected and got != expected:
+                raise TauRetailDataError(
+                    f"Tasks parsed from {str(self._path(name))!r} have content hash {got}, expected {expected}"
+                )
+        return tasks
+
+    @property
+    def wiki(self) -> str:
+        """The agent policy (``wiki.md``), verbatim."""
+        return self._cached("wiki", lambda: self.read_bytes("wiki.md").decode("utf-8"))
+
+    @property
+    def tools_schema(self) -> list[dict[str, Any]]:
+        """The 16 tool schemas (OpenAI function format) in upstream order."""
+
+        def build() -> list[dict[str, Any]]:
+            if self.layout == "upstream" and not (self.root / "tools.json").exists():
+                try:
+                    return parse_upstream_tool_schemas(self.root / "tools")
+                except (OSError, SyntaxError, ValueError, KeyError) as e:
+                    raise TauRetailDataError(
+                        f"Cannot read tool schemas from {str(self.root / 'tools')!r}: {e}"
+                    ) from e
+            return self.read_json("tools.json")
+
+        return self._cached("tools", build)
+
+    @property
+    def user_sim(self) -> dict[str, Any]:
+        """Contents of ``user_sim_prompt.json`` (template, opening turn, stop token)."""
+        return self._cached("user_sim", lambda: self.read_json("user_sim_prompt.json"))
+
+    @property
+    def gt_db_hashes(self) -> dict[str, Any]:
+        """Contents of ``gt_db_hashes.json`` (target hash per task per split)."""
+        return self._cached("gt", lambda: self.read_json("gt_db_hashes.json"))
+
+
+_DATA_CACHE: dict[tuple[str, bool], RetailData] = {}
+_DATA_LOCK = threading.Lock()
+
+
+def load_data(data_dir: str | os.PathLike[str] | None = None, *, verify: bool = True) -> RetailData:
+    """Load (once per folder, then cached) the pristine data of a folder; see module docstring."""
+    root, layout = resolve_data_dir(data_dir)
+    key = (str(root.resolve()), verify)
+    with _DATA_LOCK:
+        data = _DATA_CACHE.get(key)
+        if data is None:
+            data = RetailData(root=root, layout=layout, verify=verify)
+            data._load_db()
+            _DATA_CACHE[key] = data
+        return data
+
+
+def clear_data_cache() -> None:
+    """Forget loaded folders (used by tests that corrupt files)."""
+    with _DATA_LOCK:
+        _DATA_CACHE.clear()
