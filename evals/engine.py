@@ -60,6 +60,8 @@ class RunSpec:
     repeats: int
     concurrency: int = 64
     seed: int = 0
+    # Other models an episode talks to (role -> (client, effort, sampling)), e.g. a user simulator.
+    peers: dict[str, tuple[ModelClient, str, Sampling]] = field(default_factory=dict)
 
 
 @dataclass
@@ -104,7 +106,9 @@ async def run_attempts(task: Task, samples: list[Sample], client: ModelClient, s
 
     async def one(sample: Sample, repeat: int) -> None:
         seed = derive_seed(spec.seed, sample.id, repeat)
-        session = ModelSession(client, effort=spec.effort, sampling=spec.sampling, seed=seed)
+        peers = {role: ModelSession(c, effort=e, sampling=smp, seed=derive_seed(seed, role, repeat))
+                 for role, (c, e, smp) in spec.peers.items()}
+        session = ModelSession(client, effort=spec.effort, sampling=spec.sampling, seed=seed, peers=peers)
         t0 = time.time()
         try:
             episode = await task.solve(sample, session)
@@ -123,6 +127,11 @@ async def run_attempts(task: Task, samples: list[Sample], client: ModelClient, s
             transcript=episode.transcript, usage=usage.__dict__.copy(), n_calls=len(session.calls),
             started_at=t0, ended_at=time.time(), latency_s=sum(c.latency_s for c in session.calls),
             ttft_s=session.calls[0].ttft_s if session.calls else None, error=error, info=episode.info)
+        for role, peer in peers.items():  # the agent's usage stays the agent's; peers are reported apart
+            peer_usage = Usage()
+            for call in peer.calls:
+                peer_usage.add(call.usage)
+            attempt.info.setdefault("peer_usage", {})[role] = peer_usage.__dict__.copy()
         grade = grade_attempt(task, sample, attempt)
         store.append(attempt, grade)
         stats.done_now += 1

@@ -20,12 +20,21 @@ class DataUnavailable(Exception):
 class ModelSession:
     """The model as one episode sees it: fixed effort, sampling and seed, with every call remembered."""
 
-    def __init__(self, client: Any, *, effort: str, sampling: Any, seed: int) -> None:
+    def __init__(self, client: Any, *, effort: str, sampling: Any, seed: int,
+                 peers: dict[str, ModelSession] | None = None) -> None:
         self.client = client
         self.effort = effort
         self.sampling = sampling
         self.seed = seed
         self.calls: list[ModelOutput] = []
+        self.peers = peers or {}
+
+    def peer(self, role: str) -> ModelSession:
+        """Another model of the episode, e.g. the ``user_simulator`` of an agent benchmark."""
+        try:
+            return self.peers[role]
+        except KeyError:
+            raise KeyError(f"this task needs a {role!r} model; configure suite.models.{role}") from None
 
     async def generate(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None) -> ModelOutput:
         # Each call of an episode gets its own seed so a retried turn is not a copy of the last one.

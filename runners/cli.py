@@ -65,7 +65,8 @@ def build_settings(cfg: DictConfig, task: Task, repeats: int) -> dict[str, Any]:
     return {"task": task.settings(), "model": cfg.model.name, "served_name": cfg.model.served_name,
             "effort": cfg.effort.name, "transport": cfg.client.transport,
             "sampling": OmegaConf.to_container(cfg.sampling, resolve=True), "seed": cfg.seed,
-            "system_start_date": cfg.server.get("system_start_date")}
+            "system_start_date": cfg.server.get("system_start_date"),
+            "peers": OmegaConf.to_container(cfg.suite.get("models") or {}, resolve=True)}
 
 
 class LiveProgress:
@@ -106,7 +107,9 @@ def run_job(cfg: DictConfig) -> dict[str, Any]:
     store = RunStore(run_dir)
     if cfg.action == "report":
         return write_reports([run_dir], run_dir)
-    task: Task = instantiate(cfg.suite, _convert_="all")
+    suite_cfg = OmegaConf.to_container(cfg.suite, resolve=True)
+    peer_cfgs = suite_cfg.pop("models", None) or {}
+    task: Task = instantiate(OmegaConf.create(suite_cfg), _convert_="all")
     samples = task.load()
     repeats = int(cfg.repeats or task.default_repeats)
     settings = build_settings(cfg, task, repeats)
@@ -139,6 +142,7 @@ def run_job(cfg: DictConfig) -> dict[str, Any]:
                              max_retries=int(cfg.client.max_retries), retry_wait_s=float(cfg.client.retry_wait_s),
                              max_connections=max(int(cfg.concurrency), 1),
                              start_date=cfg.server.get("system_start_date") or None)
+        spec.peers = {role: peer_client(cfg, ep["base_url"], p) for role, p in peer_cfgs.items()}
         label = f"{task.name} {cfg.effort.name}"
         done = sum(1 for a in store.attempts().values() if a.repeat < repeats)
         status = "failed"
@@ -153,11 +157,24 @@ def run_job(cfg: DictConfig) -> dict[str, Any]:
     return write_reports([run_dir], run_dir)
 
 
+def peer_client(cfg: DictConfig, base_url: str, peer: dict[str, Any]) -> tuple[Any, str, Sampling]:
+    """A second model of the episode (e.g. a user simulator): by default the same server and model."""
+    client = make_client(peer.get("transport") or "chat", base_url=peer.get("base_url") or base_url,
+                         model=peer.get("model") or cfg.model.served_name, max_model_len=cfg.model.max_model_len,
+                         timeout_s=float(cfg.client.timeout_s), max_retries=int(cfg.client.max_retries),
+                         retry_wait_s=float(cfg.client.retry_wait_s), api_key=peer.get("api_key") or "EMPTY")
+    sampling = Sampling(temperature=float(peer.get("temperature", 1.0)), top_p=float(peer.get("top_p", 1.0)),
+                        max_tokens=peer.get("max_tokens"))
+    return client, peer.get("effort") or "low", sampling
+
+
 async def _run(task: Task, samples: list, client: Any, store: RunStore, spec: RunSpec, bar: LiveProgress) -> RunStats:
     try:
         return await run_attempts(task, samples, client, store, spec, on_progress=bar.update)
     finally:
         await client.aclose()
+        for peer, _, _ in spec.peers.values():
+            await peer.aclose()
 
 
 @hydra.main(version_base="1.3", config_path="pkg://conf", config_name="config")
