@@ -60,13 +60,13 @@ def register_resolvers() -> None:
         OmegaConf.register_new_resolver("tiny_model_path", tiny_model_path)
 
 
-def build_settings(cfg: DictConfig, task: Task, repeats: int) -> dict[str, Any]:
+def build_settings(cfg: DictConfig, task: Task, peers: dict[str, Any]) -> dict[str, Any]:
     """Everything that changes what the model is asked or how answers are sampled (not how many repeats)."""
     return {"task": task.settings(), "model": cfg.model.name, "served_name": cfg.model.served_name,
             "effort": cfg.effort.name, "transport": cfg.client.transport,
             "sampling": OmegaConf.to_container(cfg.sampling, resolve=True), "seed": cfg.seed,
             "system_start_date": cfg.server.get("system_start_date"),
-            "peers": OmegaConf.to_container(cfg.suite.get("models") or {}, resolve=True)}
+            "peers": peers}
 
 
 class LiveProgress:
@@ -112,7 +112,7 @@ def run_job(cfg: DictConfig) -> dict[str, Any]:
     task: Task = instantiate(OmegaConf.create(suite_cfg), _convert_="all")
     samples = task.load()
     repeats = int(cfg.repeats or task.default_repeats)
-    settings = build_settings(cfg, task, repeats)
+    settings = build_settings(cfg, task, peer_cfgs)
     shash = settings_hash(settings)
     if cfg.action == "regrade":
         if not store.attempts_path.exists():
