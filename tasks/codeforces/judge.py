@@ -1,0 +1,522 @@
+"""Judge Codeforces-style submissions (C++17 or Python 3) against a problem's tests in the bubblewrap sandbox.
+
+One submission: compile once (in the sandbox; C++ uses a precompiled ``bits/stdc++.h`` cached per compiler
+version and flags; Python is byte-compiled to catch syntax errors), then run the tests in parallel on a thread
+pool, stopping at the first failing test unless ``full=True``. Verdicts::
+
+    AC  accepted                 WA  wrong answer              TLE time limit (CPU) or wall clock exceeded
+    MLE memory limit exceeded    RE  runtime error             CE  compilation error
+    OLE output limit exceeded    NO_CODE  nothing to judge     INFRA  the judge itself failed (never a WA)
+
+Outputs are compared as whitespace-separated tokens; a token of the expected output that is a decimal with a
+fraction or exponent is compared with 1e-6 absolute-or-relative tolerance, everything else exactly. A problem
+that ships a checker (C++ or Python source) is judged by it instead: ``checker input output answer``, exit code
+0 = AC, 1 or 2 = WA, anything else = INFRA. Checkers are compiled once and cached by source hash.
+
+CLI::
+
+    python -m tasks.codeforces.judge --problems P.jsonl --submissions S.jsonl [--full] [--workers N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures as cf
+import contextlib
+import hashlib
+import json
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from evals.sandbox import (
+    DEFAULT_UID,
+    SANDBOX_DIR,
+    SandboxError,
+    SandboxResult,
+    SandboxUnavailable,
+    cache_dir,
+    run_sandboxed,
+)
+from tasks.codeforces.problems import Problem, ProblemDataError, load_problems
+
+AC, WA, TLE, MLE, RE, CE, OLE, NO_CODE, INFRA = "AC", "WA", "TLE", "MLE", "RE", "CE", "OLE", "NO_CODE", "INFRA"
+VERDICTS = (AC, WA, TLE, MLE, RE, CE, OLE, NO_CODE, INFRA)
+
+CXX = "g++"
+CXX_FLAGS = ("-std=c++17", "-O2", "-pipe", "-DONLINE_JUDGE")
+PYTHON = "/usr/bin/python3"  # the interpreter inside the sandbox (system python; /usr is bound read-only)
+COMPILE_LIMITS = {"cpu_seconds": 30.0, "wall_seconds": 60.0, "memory_bytes": 2 << 30, "max_processes": 32,
+                  "max_output_bytes": 1 << 20}
+CHECKER_LIMITS = {"cpu_seconds": 10.0, "wall_seconds": 20.0, "memory_bytes": 1 << 30, "max_processes": 1,
+                  "max_output_bytes": 1 << 20}
+LOG_TAIL = 2000
+
+_LANG_ALIASES = {
+    "cpp": "cpp", "c++": "cpp", "cpp17": "cpp", "c++17": "cpp", "cxx": "cpp", "g++": "cpp", "gnu c++17": "cpp",
+    "cpp14": "cpp", "c++14": "cpp", "cpp20": "cpp", "c++20": "cpp",
+    "python": "python", "python3": "python", "py": "python", "py3": "python", "pypy3": "python",
+}
+
+__all__ = [
+    "AC", "CE", "INFRA", "MLE", "NO_CODE", "OLE", "RE", "TLE", "VERDICTS", "WA",
+    "JudgeResult", "Submission", "TestResult", "judge", "main", "normalize_language", "outputs_match",
+    "precompiled_header_dir",
+]
+
+
+@dataclass
+class Submission:
+    id: str
+    problem_id: str
+    language: str
+    code: str
+
+
+@dataclass
+class TestResult:
+    index: int  # 0-based
+    verdict: str
+    time_s: float | None
+    memory_bytes: int | None
+    exit_code: int | None = None
+    signal: int | None = None
+    detail: str = ""
+
+
+@dataclass
+class JudgeResult:
+    verdict: str
+    tests_passed: int
+    tests_total: int
+    max_time_s: float = 0.0
+    max_memory_bytes: int = 0
+    failed_test: int | None = None  # 1-based, Codeforces style ("wrong answer on test 3")
+    compile_log: str = ""  # tail of the compiler's messages
+    compile_seconds: float = 0.0
+    message: str = ""
+    limits_defaulted: bool = False
+    tests: list[TestResult] = field(default_factory=list)  # every run test when full=True, else empty
+
+    @property
+    def accepted(self) -> bool:
+        return self.verdict == AC
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Output comparison
+# ---------------------------------------------------------------------------------------------------------------
+
+_FLOAT_RE = re.compile(rb"[+-]?(\d+\.\d*|\.\d+|\d+(\.\d*)?[eE][+-]?\d+)")
+_NUM_RE = re.compile(rb"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def outputs_match(got: bytes | str, expected: bytes | str, tol: float = 1e-6) -> bool:
+    """Token-wise comparison; decimals in the expected output get ``tol`` absolute-or-relative tolerance."""
+    a = (got.encode() if isinstance(got, str) else got).split()
+    b = (expected.encode() if isinstance(expected, str) else expected).split()
+    if len(a) != len(b):
+        return False
+    for x, y in zip(a, b, strict=True):
+        if x == y:
+            continue
+        if not (_FLOAT_RE.fullmatch(y) and _NUM_RE.fullmatch(x)):
+            return False
+        fx, fy = float(x), float(y)
+        if not (math.isfinite(fx) and math.isfinite(fy)):
+            return False
+        diff = abs(fx - fy)
+        if diff > tol and diff > tol * abs(fy):
+            return False
+    return True
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Caches: precompiled header, checkers
+# ---------------------------------------------------------------------------------------------------------------
+
+_pch_lock = threading.Lock()
+_checker_lock = threading.Lock()
+
+
+def _compiler_id() -> str:
+    try:
+        out = subprocess.run([CXX, "--version"], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError) as e:
+        raise SandboxUnavailable(f"the C++ compiler {CXX!r} is not usable: {e}") from e
+    return out.splitlines()[0] if out else CXX
+
+
+def precompiled_header_dir() -> Path | None:
+    """Directory holding ``bits/stdc++.h`` and its ``.gch`` for :data:`CXX_FLAGS`; built once, cached by
+    compiler version and flags. None when the header cannot be found or precompiled (compiles still work)."""
+    key = hashlib.sha256(json.dumps([_compiler_id(), CXX_FLAGS]).encode()).hexdigest()[:16]
+    root = cache_dir() / "codeforces" / f"pch-{key}"
+    with _pch_lock:
+        if (root / "bits" / "stdc++.h.gch").exists():
+            return root
+        if (root / "FAILED").exists():
+            return None
+        root.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(root.parent, 0o755)
+        probe = subprocess.run([CXX, *CXX_FLAGS, "-x", "c++", "-E", "-H", "-o", os.devnull, "-"],
+                               input="#include <bits/stdc++.h>\n", capture_output=True, text=True)
+        first = probe.stderr.splitlines()[0] if probe.stderr else ""
+        header = first[2:].strip() if first.startswith(". ") else ""
+        tmp = Path(tempfile.mkdtemp(prefix="pch-", dir=root.parent))
+        try:
+            if not header or not os.path.isfile(header):
+                raise RuntimeError(f"bits/stdc++.h not found ({probe.stderr[-300:]})")
+            (tmp / "bits").mkdir()
+            shutil.copy(header, tmp / "bits" / "stdc++.h")
+            p = subprocess.run([CXX, *CXX_FLAGS, "-x", "c++-header", str(tmp / "bits" / "stdc++.h"),
+                                "-o", str(tmp / "bits" / "stdc++.h.gch")], capture_output=True, text=True)
+            if p.returncode != 0:
+                raise RuntimeError(p.stderr[-500:])
+            for d in (tmp, tmp / "bits"):
+                os.chmod(d, 0o755)
+            for f in (tmp / "bits").iterdir():
+                os.chmod(f, 0o644)
+            if root.exists():
+                shutil.rmtree(root, ignore_errors=True)
+            os.replace(tmp, root)
+            return root
+        except (RuntimeError, OSError) as e:
+            shutil.rmtree(tmp, ignore_errors=True)
+            root.mkdir(exist_ok=True)
+            (root / "FAILED").write_text(str(e))
+            return None
+
+
+def normalize_language(language: str) -> str | None:
+    """'cpp' or 'python' for the spellings we accept, else None."""
+    return _LANG_ALIASES.get((language or "").strip().lower())
+
+
+@dataclass
+class _Program:
+    lang: str
+    dir: Path  # host directory holding the built program (readable by the sandbox uid)
+    argv: list[str]
+    binds: list[tuple[str, str]]
+
+
+def _tail(b: bytes | str, n: int = LOG_TAIL) -> str:
+    s = b.decode(errors="replace") if isinstance(b, bytes) else b
+    return s[-n:]
+
+
+def _build(lang: str, code: str, where: Path, *, uid: int, tag: str) -> tuple[_Program | None, str, float]:
+    """Compile ``code`` in the sandbox into ``where``; returns (program or None on CE, log, seconds)."""
+    if os.geteuid() == 0:
+        os.chown(where, uid, uid)
+    t0 = time.monotonic()
+    if lang == "cpp":
+        (where / f"{tag}.cpp").write_text(code, encoding="utf-8")
+        pch = precompiled_header_dir()
+        binds = [(str(pch), "/pch")] if pch else []
+        argv = [CXX, *CXX_FLAGS, *(["-I/pch"] if pch else []), "-o", tag, f"{tag}.cpp"]
+        res = run_sandboxed(argv, workdir=where, ro_binds=binds, uid=uid, tmpfs_bytes=512 << 20,
+                            **COMPILE_LIMITS)
+        ok = res.exit_code == 0 and (where / tag).is_file()
+        prog = _Program("cpp", where, [f"/prog/{tag}"], [(str(where / tag), f"/prog/{tag}")])
+    else:
+        (where / f"{tag}.py").write_text(code, encoding="utf-8")
+        argv = [PYTHON, "-c", "import py_compile,sys; py_compile.compile(sys.argv[1], doraise=True)", f"{tag}.py"]
+        res = run_sandboxed(argv, workdir=where, uid=uid, **COMPILE_LIMITS)
+        ok = res.exit_code == 0
+        prog = _Program("python", where, [PYTHON, f"/prog/{tag}.py"], [(str(where / f"{tag}.py"), f"/prog/{tag}.py")])
+    log = _tail(res.stderr + (b"\n" + res.stdout if res.stdout.strip() else b""))
+    if res.timed_out:
+        log = (log + "\ncompilation timed out").strip()
+    elif res.oom:
+        log = (log + "\ncompiler ran out of memory").strip()
+    elif res.output_limited:
+        log = (log + "\ncompiler output limit exceeded").strip()
+    return (prog if ok else None), log.replace(SANDBOX_DIR + "/", ""), time.monotonic() - t0
+
+
+def _checker_program(source: str, uid: int) -> _Program:
+    """Compile (or fetch from the cache) a checker given as C++ or Python source."""
+    lang = "cpp" if re.search(r"#\s*include|int\s+main\s*\(", source) else "python"
+    key = hashlib.sha256(json.dumps([lang, CXX_FLAGS, _compiler_id() if lang == "cpp" else "", source]).encode())
+    root = cache_dir() / "codeforces" / "checkers" / key.hexdigest()[:24]
+    with _checker_lock:
+        if (root / "OK").exists():
+            return _program_in(root, lang)
+        if (root / "CE").exists():
+            raise SandboxError("checker does not compile: " + (root / "CE").read_text()[-500:])
+        root.parent.mkdir(parents=True, exist_ok=True)
+        for d in (root.parent.parent, root.parent):
+            os.chmod(d, 0o755)
+        tmp = Path(tempfile.mkdtemp(prefix="chk-", dir=root.parent))
+        os.chmod(tmp, 0o755)
+        prog, log, _ = _build(lang, source, tmp, uid=uid, tag="checker")
+        if prog is None:
+            root.mkdir(exist_ok=True)
+            (root / "CE").write_text(log)
+            shutil.rmtree(tmp, ignore_errors=True)
+            if "testlib.h" in log:
+                log += "\n(testlib.h is not available offline; give the checker as self-contained source)"
+            raise SandboxError("checker does not compile: " + log[-500:])
+        (tmp / "OK").write_text("")
+        for f in [tmp, *tmp.iterdir()]:  # the cached checker belongs to us again, read-only for the sandbox uid
+            if os.geteuid() == 0:
+                os.chown(f, os.getuid(), os.getgid())
+            os.chmod(f, 0o755 if f.is_dir() or os.access(f, os.X_OK) else 0o644)
+        if root.exists():
+            shutil.rmtree(root, ignore_errors=True)
+        os.replace(tmp, root)
+        return _program_in(root, lang)
+
+
+def _program_in(root: Path, lang: str) -> _Program:
+    if lang == "cpp":
+        return _Program("cpp", root, ["/checker/checker"], [(str(root / "checker"), "/checker/checker")])
+    return _Program("python", root, [PYTHON, "/checker/checker.py"], [(str(root / "checker.py"),
+                                                                        "/checker/checker.py")])
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Running tests
+# ---------------------------------------------------------------------------------------------------------------
+
+def _run_verdict(res: SandboxResult) -> str | None:
+    if res.output_limited:
+        return OLE
+    if res.timed_out:
+        return TLE
+    if res.oom:
+        return MLE
+    if res.exit_code != 0:
+        return RE
+    return None
+
+
+def _check_with(checker: _Program, inp: Path, out: bytes, ans: str, uid: int) -> tuple[str, str]:
+    with tempfile.TemporaryDirectory(prefix="cfchk-") as td:
+        d = Path(td)
+        shutil.copy(inp, d / "input.txt")
+        (d / "output.txt").write_bytes(out)
+        (d / "answer.txt").write_text(ans, encoding="utf-8")
+        for f in d.iterdir():
+            os.chmod(f, 0o644)
+        os.chmod(d, 0o755)
+        res = run_sandboxed([*checker.argv, "input.txt", "output.txt", "answer.txt"], workdir=d,
+                            workdir_readonly=True, ro_binds=checker.binds, uid=uid, **CHECKER_LIMITS)
+    msg = _tail((res.stdout + res.stderr).strip(), 300)
+    if res.exit_code == 0 and not (res.timed_out or res.oom or res.output_limited):
+        return AC, msg
+    if res.exit_code in (1, 2):
+        return WA, msg
+    raise SandboxError(f"checker failed (exit {res.exit_code}, signal {res.signal}, "
+                       f"timed out {res.timed_out}): {msg}")
+
+
+def _run_test(prog: _Program, problem: Problem, i: int, inp: Path, checker: _Program | None,
+              uid: int) -> TestResult:
+    tl = problem.time_limit_s
+    mem = problem.memory_mb << 20
+    expected = problem.tests[i]["output"]
+    max_out = max(16 << 20, 4 * len(expected) + (1 << 20))
+    try:
+        res = run_sandboxed(prog.argv, workdir=None, stdin_path=inp, cpu_seconds=tl, wall_seconds=2 * tl + 1,
+                            memory_bytes=mem, max_processes=1, max_output_bytes=max_out,
+                            ro_binds=prog.binds, uid=uid, tmpfs_bytes=16 << 20, file_size_bytes=16 << 20,
+                            mount_proc=False)
+    except SandboxUnavailable:
+        raise
+    except SandboxError as e:
+        return TestResult(i, INFRA, None, None, detail=str(e)[-500:])
+    v = _run_verdict(res)
+    detail = ""
+    if v is None:
+        if checker is not None:
+            try:
+                v, detail = _check_with(checker, inp, res.stdout, expected, uid)
+            except SandboxUnavailable:
+                raise
+            except SandboxError as e:
+                v, detail = INFRA, str(e)[-500:]
+        else:
+            v = AC if outputs_match(res.stdout, expected) else WA
+    elif v in (RE, MLE):
+        detail = _tail(res.stderr, 300)
+    time_s = res.cpu_seconds if res.cpu_seconds is not None else res.wall_seconds
+    return TestResult(i, v, time_s, res.peak_memory_bytes, res.exit_code, res.signal, detail)
+
+
+def _coerce(submission: Submission | Mapping[str, Any]) -> Submission:
+    if isinstance(submission, Submission):
+        return submission
+    return Submission(id=str(submission.get("id", "")), problem_id=str(submission.get("problem_id", "")),
+                      language=str(submission.get("language") or ""), code=submission.get("code") or "")
+
+
+def judge(problem: Problem, submission: Submission | Mapping[str, Any], *, full: bool = False,
+          workers: int | None = None, uid: int = DEFAULT_UID) -> JudgeResult:
+    """Judge one submission (``Submission`` or a mapping with language and code) against ``problem``.
+
+    Raises :class:`evals.sandbox.SandboxUnavailable` when nothing can be sandboxed on this machine; every other
+    judge-side failure becomes the verdict INFRA.
+    """
+    sub = _coerce(submission)
+    n = len(problem.tests)
+    base = {"tests_total": n, "limits_defaulted": problem.limits_defaulted}
+    if not sub.code or not sub.code.strip():
+        return JudgeResult(NO_CODE, 0, message="empty submission", **base)
+    lang = normalize_language(sub.language)
+    if lang is None:
+        return JudgeResult(CE, 0, compile_log=f"unsupported language {sub.language!r} (use C++17 or Python 3)",
+                           **base)
+    if problem.interactive:
+        return JudgeResult(INFRA, 0, message="interactive problems are not supported", **base)
+    if n == 0:
+        return JudgeResult(INFRA, 0, message="problem has no tests", **base)
+    workers = max(1, workers or os.cpu_count() or 1)
+
+    with tempfile.TemporaryDirectory(prefix="cfjudge-") as td:
+        root = Path(td)
+        os.chmod(root, 0o755)
+        build_dir = root / "build"
+        build_dir.mkdir()
+        try:
+            prog, log, secs = _build(lang, sub.code, build_dir, uid=uid, tag="sol")
+        except SandboxUnavailable:
+            raise
+        except SandboxError as e:
+            return JudgeResult(INFRA, 0, message=f"compile step failed: {e}"[-LOG_TAIL:], **base)
+        if prog is None:
+            return JudgeResult(CE, 0, compile_log=log, compile_seconds=secs, **base)
+        checker = None
+        if problem.checker:
+            try:
+                checker = _checker_program(problem.checker, uid)
+            except SandboxUnavailable:
+                raise
+            except SandboxError as e:
+                return JudgeResult(INFRA, 0, compile_log=log, compile_seconds=secs, message=str(e)[-LOG_TAIL:],
+                                   **base)
+        inputs = []
+        for i, t in enumerate(problem.tests):
+            p = root / f"in{i}.txt"
+            p.write_text(t["input"], encoding="utf-8")
+            inputs.append(p)
+
+        results: list[TestResult] = []
+        first_bad: TestResult | None = None
+        with cf.ThreadPoolExecutor(max_workers=min(workers, n)) as pool:
+            futures = [pool.submit(_run_test, prog, problem, i, inputs[i], checker, uid) for i in range(n)]
+            try:
+                for fut in futures:
+                    r = fut.result()
+                    results.append(r)
+                    if r.verdict != AC and first_bad is None:
+                        first_bad = r
+                        if not full:
+                            break
+            finally:
+                for fut in futures:
+                    fut.cancel()
+
+    passed = sum(r.verdict == AC for r in results)
+    times = [r.time_s for r in results if r.time_s is not None]
+    mems = [r.memory_bytes for r in results if r.memory_bytes is not None]
+    out = JudgeResult(
+        verdict=AC if first_bad is None else first_bad.verdict, tests_passed=passed, tests_total=n,
+        max_time_s=round(max(times, default=0.0), 4), max_memory_bytes=max(mems, default=0),
+        failed_test=None if first_bad is None else first_bad.index + 1, compile_log=log, compile_seconds=secs,
+        message="" if first_bad is None else first_bad.detail, limits_defaulted=problem.limits_defaulted,
+        tests=results if full else [])
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# CLI
+# ---------------------------------------------------------------------------------------------------------------
+
+def _fail(msg: str) -> int:
+    print(f"error: {msg}", file=sys.stderr)
+    return 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        prog="python -m tasks.codeforces.judge",
+        description="Judge Codeforces-style submissions in a bubblewrap sandbox and print one JSON line per "
+                    "submission: id, problem_id, verdict, tests_passed, tests_total, time_s, memory_mb.",
+        epilog="Problems: JSONL in the CodeContests shape (shared/data/codeforces/codecontests_cf300.jsonl) or the "
+               "normalized shape (id, rating, time_limit_s, memory_mb, tests[{input, output}], checker...). "
+               "Submissions: JSONL with id, problem_id, language (cpp|python), code. Verdicts: "
+               + ", ".join(VERDICTS) + ". Needs bubblewrap (apt-get install bubblewrap) and g++.")
+    ap.add_argument("--problems", required=True, help="problems JSONL file")
+    ap.add_argument("--submissions", required=True, help="submissions JSONL file (id, problem_id, language, code)")
+    ap.add_argument("--full", action="store_true", help="run every test instead of stopping at the first failure")
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                    help="tests run in parallel per submission (default: number of CPUs)")
+    ap.add_argument("--details", action="store_true", help="include per-test results and the compile log")
+    args = ap.parse_args(argv)
+    if args.workers < 1:
+        return _fail("--workers must be >= 1")
+
+    try:
+        problems = load_problems(args.problems).by_id()
+    except ProblemDataError as e:
+        return _fail(str(e))
+    subs: list[Submission] = []
+    sp = Path(args.submissions)
+    if not sp.is_file():
+        return _fail(f"{sp}: no such file")
+    with sp.open(encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as e:
+                return _fail(f"{sp}:{n}: not valid JSON ({e.msg})")
+            if not isinstance(rec, dict):
+                return _fail(f"{sp}:{n}: expected a JSON object")
+            missing = [k for k in ("id", "problem_id", "language", "code") if k not in rec]
+            if missing:
+                return _fail(f"{sp}:{n}: missing field(s) {', '.join(missing)}")
+            if str(rec["problem_id"]) not in problems:
+                return _fail(f"{sp}:{n}: unknown problem_id {rec['problem_id']!r} (not in {args.problems})")
+            subs.append(_coerce(rec))
+
+    for s in subs:
+        try:
+            r = judge(problems[s.problem_id], s, full=args.full, workers=args.workers)
+        except SandboxUnavailable as e:
+            return _fail(str(e))
+        line: dict[str, Any] = {"id": s.id, "problem_id": s.problem_id, "verdict": r.verdict,
+                                "tests_passed": r.tests_passed, "tests_total": r.tests_total,
+                                "failed_test": r.failed_test, "time_s": r.max_time_s,
+                                "memory_mb": round(r.max_memory_bytes / 2**20, 1)}
+        if r.limits_defaulted:
+            line["limits_defaulted"] = True
+        if r.message:
+            line["message"] = r.message[-300:]
+        if args.details:
+            line["compile_log"] = r.compile_log
+            line["tests"] = [asdict(t) for t in r.tests]
+        print(json.dumps(line), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(BrokenPipeError):
+        sys.exit(main())

@@ -1,0 +1,282 @@
+"""Codeforces problems in one normalized shape, from the local JSONL files or the open-r1 hub dataset.
+
+Every loader returns a :class:`ProblemSet`: the judgeable problems plus what was left out and why
+(interactive problems are counted in ``skipped_interactive``; problems without tests land in ``excluded``).
+Nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_TIME_LIMIT_S = 2.0
+DEFAULT_MEMORY_MB = 256
+
+__all__ = [
+    "DEFAULT_MEMORY_MB",
+    "DEFAULT_TIME_LIMIT_S",
+    "Problem",
+    "ProblemSet",
+    "ProblemDataError",
+    "load_codecontests_jsonl",
+    "load_openr1_codeforces",
+    "load_problems",
+    "load_problems_jsonl",
+    "normalize_record",
+]
+
+
+class ProblemDataError(ValueError):
+    """A problem file or record cannot be read; the message names the file/line and the field."""
+
+
+@dataclass
+class Problem:
+    id: str
+    contest: int | None
+    rating: int | None
+    statement: str
+    time_limit_s: float
+    memory_mb: int
+    tests: list[dict[str, str]]  # [{"input": ..., "output": ...}]
+    checker: str | None = None  # checker source (C++ or Python), run as `checker input output answer`
+    interactive: bool = False
+    limits_defaulted: bool = False  # time/memory limits were not given: 2 s / 256 MB assumed
+    name: str = ""
+    index: str = ""
+    tags: list[str] = field(default_factory=list)
+    examples: list[dict[str, str]] = field(default_factory=list)
+    multiple_answers: bool = False  # suspected: several outputs may be correct (a checker is needed)
+    source: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class ProblemSet:
+    problems: list[Problem]
+    skipped_interactive: list[str] = field(default_factory=list)
+    excluded: dict[str, str] = field(default_factory=dict)  # problem id -> reason
+
+    def __iter__(self):
+        return iter(self.problems)
+
+    def __len__(self) -> int:
+        return len(self.problems)
+
+    def by_id(self) -> dict[str, Problem]:
+        return {p.id: p for p in self.problems}
+
+    def summary(self) -> dict[str, Any]:
+        return {"problems": len(self.problems), "skipped_interactive": len(self.skipped_interactive),
+                "excluded": len(self.excluded),
+                "limits_defaulted": sum(p.limits_defaulted for p in self.problems)}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+
+def _tests(value: Any, where: str) -> list[dict[str, str]]:
+    if value is None:
+        return []
+    if isinstance(value, str):  # some dumps store the list as its Python/JSON text
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            try:
+                value = ast.literal_eval(value)
+            except (ValueError, SyntaxError) as e:
+                raise ProblemDataError(f"{where}: tests are a string that is neither JSON nor a literal") from e
+    if isinstance(value, Mapping) and "input" in value and isinstance(value["input"], list):
+        value = [{"input": i, "output": o} for i, o in zip(value["input"], value.get("output") or [], strict=False)]
+    out = []
+    for t in value:
+        if not isinstance(t, Mapping) or "input" not in t or "output" not in t:
+            raise ProblemDataError(f"{where}: each test needs 'input' and 'output'")
+        out.append({"input": str(t["input"]), "output": str(t["output"])})
+    return out
+
+
+def _int_or_none(v: Any) -> int | None:
+    if v is None or v == "":
+        return None
+    try:
+        return int(float(v))
+    except (TypeError, ValueError):
+        return None
+
+
+def _contest_of(pid: str) -> int | None:
+    m = re.match(r"(\d+)", pid)
+    return int(m.group(1)) if m else None
+
+
+def _limits(time_s: Any, memory_mb: Any) -> tuple[float, int, bool]:
+    defaulted = False
+    try:
+        t = float(time_s)
+        if not t > 0:
+            raise ValueError
+    except (TypeError, ValueError):
+        t, defaulted = DEFAULT_TIME_LIMIT_S, True
+    try:
+        m = int(float(memory_mb))
+        if m <= 0:
+            raise ValueError
+    except (TypeError, ValueError):
+        m, defaulted = DEFAULT_MEMORY_MB, True
+    return t, m, defaulted
+
+
+def _finish(items: Iterable[Problem], *, keep_interactive: bool = False) -> ProblemSet:
+    ps = ProblemSet(problems=[])
+    seen: set[str] = set()
+    for p in items:
+        if p.id in seen:
+            ps.excluded[p.id + "#dup"] = "duplicate id"
+            continue
+        seen.add(p.id)
+        if p.interactive and not keep_interactive:
+            ps.skipped_interactive.append(p.id)
+        elif not p.tests:
+            ps.excluded[p.id] = "no tests"
+        else:
+            ps.problems.append(p)
+    return ps
+
+
+def _read_jsonl(path: str | Path) -> Iterable[tuple[int, dict[str, Any]]]:
+    p = Path(path)
+    if not p.is_file():
+        raise ProblemDataError(f"{p}: no such file")
+    with p.open(encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise ProblemDataError(f"{p}:{n}: not valid JSON ({e.msg})") from e
+            if not isinstance(rec, dict):
+                raise ProblemDataError(f"{p}:{n}: expected a JSON object")
+            yield n, rec
+
+
+# --- (a) CodeContests-derived JSONL (shared/data/codeforces/codecontests_cf300.jsonl) ---------------------------
+
+def _from_codecontests(rec: Mapping[str, Any], where: str) -> Problem:
+    pid = str(rec["problem_id"])
+    t, m, defaulted = _limits(rec.get("time_limit_s", rec.get("time_limit")),
+                              rec.get("memory_limit_mb", rec.get("memory_limit")))
+    return Problem(
+        id=pid, contest=_int_or_none(rec.get("contest_id")) or _contest_of(pid),
+        rating=_int_or_none(rec.get("cf_rating")), statement=str(rec.get("statement") or ""),
+        time_limit_s=t, memory_mb=m, tests=_tests(rec.get("tests"), where),
+        checker=rec.get("checker") or None, interactive=bool(rec.get("suspected_interactive")),
+        limits_defaulted=defaulted, name=str(rec.get("name") or ""), index=str(rec.get("index") or ""),
+        tags=list(rec.get("tags") or []), examples=_tests(rec.get("examples"), where),
+        multiple_answers=bool(rec.get("suspected_multiple_answers")), source="codecontests")
+
+
+def load_codecontests_jsonl(path: str | Path) -> ProblemSet:
+    """Load the CodeContests-derived file. It has no limits, so every problem gets 2 s / 256 MB, flagged."""
+    items = []
+    for n, rec in _read_jsonl(path):
+        if "problem_id" not in rec:
+            raise ProblemDataError(f"{path}:{n}: missing 'problem_id'")
+        items.append(_from_codecontests(rec, f"{path}:{n}"))
+    return _finish(items)
+
+
+# --- (b) the normalized shape ------------------------------------------------------------------------------------
+
+def normalize_record(rec: Mapping[str, Any], where: str = "record") -> Problem:
+    """Build a :class:`Problem` from a dict in the normalized shape (missing limits -> defaults, flagged)."""
+    if "id" not in rec:
+        raise ProblemDataError(f"{where}: missing 'id'")
+    pid = str(rec["id"])
+    t, m, defaulted = _limits(rec.get("time_limit_s"), rec.get("memory_mb"))
+    return Problem(
+        id=pid, contest=_int_or_none(rec.get("contest")) or _contest_of(pid), rating=_int_or_none(rec.get("rating")),
+        statement=str(rec.get("statement") or ""), time_limit_s=t, memory_mb=m,
+        tests=_tests(rec.get("tests"), where), checker=rec.get("checker") or None,
+        interactive=bool(rec.get("interactive")), limits_defaulted=defaulted or bool(rec.get("limits_defaulted")),
+        name=str(rec.get("name") or ""), index=str(rec.get("index") or ""), tags=list(rec.get("tags") or []),
+        examples=_tests(rec.get("examples"), where), multiple_answers=bool(rec.get("multiple_answers")),
+        source=str(rec.get("source") or "local"))
+
+
+def load_problems_jsonl(path: str | Path) -> ProblemSet:
+    """Load a local JSONL whose lines use the normalized fields (see :class:`Problem`)."""
+    return _finish(normalize_record(rec, f"{path}:{n}") for n, rec in _read_jsonl(path))
+
+
+def load_problems(path: str | Path) -> ProblemSet:
+    """Load either local format, telling them apart by the first record (``problem_id`` -> CodeContests)."""
+    for _, rec in _read_jsonl(path):
+        if "problem_id" in rec and "id" not in rec:
+            return load_codecontests_jsonl(path)
+        return load_problems_jsonl(path)
+    return ProblemSet(problems=[])
+
+
+# --- (c) the open-r1/codeforces hub dataset ---------------------------------------------------------------------
+
+def _from_openr1(row: Mapping[str, Any]) -> Problem:
+    pid = str(row.get("id") or f"{row.get('contest_id')}{row.get('index')}")
+    t, m, defaulted = _limits(row.get("time_limit"), row.get("memory_limit"))
+    parts = [str(row.get("description") or "")]
+    for title, key in (("Input", "input_format"), ("Output", "output_format"), ("Interaction", "interaction_format"),
+                       ("Note", "note")):
+        if row.get(key):
+            parts.append(f"{title}\n\n{row[key]}")
+    interactive = bool(row.get("interaction_format"))
+    return Problem(
+        id=pid, contest=_int_or_none(row.get("contest_id")), rating=_int_or_none(row.get("rating")),
+        statement="\n\n".join(p for p in parts if p), time_limit_s=t, memory_mb=m,
+        tests=_tests(row.get("official_tests"), pid), checker=row.get("generated_checker") or None,
+        interactive=interactive, limits_defaulted=defaulted, name=str(row.get("title") or ""),
+        index=str(row.get("index") or ""), tags=list(row.get("tags") or []),
+        examples=_tests(row.get("examples"), pid), multiple_answers=bool(row.get("generated_checker")),
+        source="open-r1/codeforces")
+
+
+def load_openr1_codeforces(split: str = "test", config: str = "default",
+                           dataset: str = "open-r1/codeforces", **load_kwargs: Any) -> ProblemSet:
+    """Load ``open-r1/codeforces`` through ``datasets.load_dataset`` (a thin column mapping).
+
+    Rows with ``official_tests_complete`` false are excluded (partial test sets accept wrong programs), as are
+    rows whose ``input_mode`` is not stdin. ``generated_checker`` becomes :attr:`Problem.checker`; it is assumed
+    to follow the ``checker input output answer`` convention (not verified offline).
+    """
+    try:
+        from datasets import load_dataset
+    except ImportError as e:  # pragma: no cover - datasets is a dependency
+        raise ProblemDataError("the 'datasets' package is needed to read the hub dataset") from e
+    try:
+        ds = load_dataset(dataset, config, split=split, **load_kwargs)
+    except Exception as e:  # noqa: BLE001 - network, auth and cache errors all mean the same thing here
+        raise ProblemDataError(
+            f"cannot load {dataset!r} ({config}/{split}) from the Hugging Face hub: {type(e).__name__}: {e}. "
+            "Without network access, export it to JSONL elsewhere and use load_problems_jsonl().") from e
+    items: list[Problem] = []
+    excluded: dict[str, str] = {}
+    for row in ds:
+        p = _from_openr1(row)
+        if row.get("official_tests_complete") is False and not p.interactive:
+            excluded[p.id] = "official tests incomplete"
+            continue
+        mode = row.get("input_mode")
+        if mode not in (None, "", "stdio") and not p.interactive:
+            excluded[p.id] = f"input mode {mode!r} (only stdin/stdout is supported)"
+            continue
+        items.append(p)
+    ps = _finish(items)
+    ps.excluded.update(excluded)
+    return ps
