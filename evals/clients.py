@@ -12,13 +12,14 @@ redoes it). Other 4xx answers are the request's fault and come back as :class:`R
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import aiohttp
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
 from evals import harmony
@@ -58,14 +59,25 @@ class ModelClient(ABC):
         self.max_retries = max_retries
         self.retry_wait_s = retry_wait_s
         self.start_date = start_date
-        self._http = httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout_s, connect=30.0),
-            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
-            headers={"Authorization": f"Bearer {api_key}"},
-        )
+        self.timeout_s = timeout_s
+        self.max_connections = max_connections
+        self._headers = {"Authorization": f"Bearer {api_key}"}
+        # aiohttp rather than httpx: httpx's pool costs O(connections) CPU per request at high concurrency.
+        self._http: aiohttp.ClientSession | None = None
+
+    def _session(self) -> aiohttp.ClientSession:
+        if self._http is None or self._http.closed:
+            self._http = aiohttp.ClientSession(
+                headers=self._headers,
+                timeout=aiohttp.ClientTimeout(total=self.timeout_s, sock_connect=30.0),
+                connector=aiohttp.TCPConnector(limit=self.max_connections, limit_per_host=self.max_connections),
+            )
+        return self._http
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
 
     async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         retrying = AsyncRetrying(
@@ -84,18 +96,20 @@ class ModelClient(ABC):
 
     async def _post_once(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         try:
-            resp = await self._http.post(self.base_url + path, json=body)
-        except (httpx.TransportError, httpx.TimeoutException) as exc:
+            async with self._session().post(self.base_url + path, json=body) as resp:
+                status = resp.status
+                raw = await resp.read()
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise TransientError(f"{type(exc).__name__}: {exc}") from exc
-        if resp.status_code == 429 or resp.status_code >= 500:
-            raise TransientError(f"HTTP {resp.status_code}: {resp.text[:300]}")
-        if resp.status_code >= 400:
-            raise RequestRejected(f"HTTP {resp.status_code}: {resp.text[:500]}")
+        if status == 429 or status >= 500:
+            raise TransientError(f"HTTP {status}: {raw[:300].decode('utf-8', 'replace')}")
+        if status >= 400:
+            raise RequestRejected(f"HTTP {status}: {raw[:500].decode('utf-8', 'replace')}")
         try:
-            data = resp.json()
+            data = json.loads(raw)
         except ValueError as exc:
             # A proxy or a dying server can answer 200 with garbage: worth another try.
-            raise TransientError(f"response is not JSON: {resp.text[:200]!r}") from exc
+            raise TransientError(f"response is not JSON: {raw[:200]!r}") from exc
         if not isinstance(data, dict):
             raise TransientError(f"response is not a JSON object: {str(data)[:200]!r}")
         return data

@@ -9,7 +9,7 @@ A ``system`` message here is the instructions text; each transport decides where
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Effort = Literal["low", "medium", "high"]
@@ -71,7 +71,9 @@ class ModelOutput:
         return self.finish_reason == "length" and self.final is None and not self.tool_calls
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
+        d = dict(self.__dict__)  # asdict() recurses and deep-copies: too slow for the per-attempt path
+        d["usage"] = dict(self.usage.__dict__)
+        d["tool_calls"] = [c.to_dict() for c in self.tool_calls]
         return d
 
     @classmethod
@@ -109,7 +111,7 @@ class Attempt:
     info: dict[str, Any] = field(default_factory=dict)  # task-specific episode facts (steps, stop reason...)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return dict(self.__dict__)  # fields are already plain JSON values
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Attempt:
@@ -129,7 +131,7 @@ class Grade:
     details: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return dict(self.__dict__)
 
 
 def attempt_key(sample_id: str, repeat: int) -> str:

@@ -1,8 +1,27 @@
 """Codeforces-style evaluation: problems (loading/normalizing), judge (sandboxed compile and run), rating (Elo),
-task (prompt, code extraction, grading) and metrics (the report section)."""
+task (prompt, code extraction, grading) and metrics (the report section).
 
-from tasks.codeforces.metrics import codeforces_metrics, codeforces_section, is_codeforces_run
-from tasks.codeforces.task import CodeforcesTask, build_prompt, extract_code
+Exports are resolved lazily, so ``python -m tasks.codeforces.judge`` does not import the judge twice.
+"""
 
-__all__ = ["CodeforcesTask", "build_prompt", "codeforces_metrics", "codeforces_section", "extract_code",
-           "is_codeforces_run"]
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+_EXPORTS = {
+    "CodeforcesTask": "tasks.codeforces.task",
+    "build_prompt": "tasks.codeforces.task",
+    "extract_code": "tasks.codeforces.task",
+    "codeforces_metrics": "tasks.codeforces.metrics",
+    "codeforces_section": "tasks.codeforces.metrics",
+    "is_codeforces_run": "tasks.codeforces.metrics",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

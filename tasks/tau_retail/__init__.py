@@ -25,15 +25,26 @@ from .env import (
     outputs_found,
     replay_actions,
 )
+from .task import (
+    FAILURE_SOURCES,
+    STOP_REASONS,
+    TauRetailTask,
+    attempt_reward,
+    attempt_row,
+    failure_source,
+    tau_metrics,
+)
 from .tools import READ_TOOLS, TERMINAL_TOOLS, TOOLS, WRITE_TOOLS, invoke_tool
 
 __all__ = [
     "ENV_VAR",
+    "FAILURE_SOURCES",
     "FILE_SHA256",
     "INITIAL_DB_HASH",
     "MAX_STEPS",
     "READ_TOOLS",
     "SPLITS",
+    "STOP_REASONS",
     "STOP_TOKEN",
     "TERMINAL_TOOLS",
     "TOOLS",
@@ -45,13 +56,18 @@ __all__ = [
     "RetailTask",
     "RewardInfo",
     "TauRetailDataError",
+    "TauRetailTask",
+    "attempt_reward",
+    "attempt_row",
     "ToolCallRecord",
     "build_user_sim_system_prompt",
     "canonical_hash",
+    "failure_source",
     "gold_hash",
     "invoke_tool",
     "is_stop",
     "load_data",
     "outputs_found",
     "replay_actions",
+    "tau_metrics",
 ]

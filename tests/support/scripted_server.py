@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import os
 import random
@@ -62,6 +63,7 @@ class ScriptedServer:
             self._enc = encoding()
         return self._enc
 
+    @functools.lru_cache(maxsize=4096)  # noqa: B019 - one server object per process; replies repeat
     def _count(self, text: str) -> int:
         return len(self.enc.encode(text, disallowed_special=())) if text else 0
 

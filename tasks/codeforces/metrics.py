@@ -1,0 +1,257 @@
+"""Codeforces report metrics from one run store: pass@k, an Elo by maximum likelihood, percentile, verdicts.
+
+Everything is computed from the run directory alone (``manifest.json``, ``attempts.jsonl``, ``grades.jsonl``):
+
+- grades with ``details["infra_error"]`` true (the judge failed, not the model) are left out of every rate and
+  of the rating, and counted apart;
+- attempts that never reached the judge (truncated / malformed / error) count as failures, listed in the verdict
+  breakdown by their status;
+- a problem's rating comes from its grade details or, failing that, from the attempt's ``info`` (the task puts it
+  in both);
+- the Elo treats each rated problem's solve fraction over repeats as one soft outcome
+  (:func:`tasks.codeforces.rating.estimate_rating`). It is a problem-rating estimate, not a contest simulation.
+
+API: :func:`codeforces_metrics` (one run -> dict), :func:`codeforces_section` (runs -> Markdown).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from evals.metrics import mean_ci, pass_at_k
+from evals.store import RunStore, find_runs
+from reports.card import card_value
+from tasks.codeforces.rating import estimate_rating, load_histogram, percentile, solve_rate_by_bucket
+
+__all__ = ["CARD_KEY", "NOT_A_CONTEST", "codeforces_metrics", "codeforces_section", "is_codeforces_run"]
+
+CARD_KEY = "codeforces_elo"
+NOT_A_CONTEST = ("This is a problem-rating estimate, not a contest simulation: the Elo is the rating R that best "
+                 "explains which rated problems were solved, with P(solve) = 1 / (1 + 10^((d - R) / 400)) for a "
+                 "problem of rating d (each problem's solve fraction over repeats counts once). There are no "
+                 "standings, penalties or time pressure, so it is not directly a Codeforces contest rating.")
+HISTOGRAM_HINT = ("no human rating histogram given, so no percentile; pass histogram=PATH (e.g. "
+                  "/work/shared/data/codeforces/human_ratings_codeelo.json) or set suite.human_histogram")
+VERDICT_ORDER = ("AC", "WA", "TLE", "MLE", "RE", "CE", "OLE", "NO_CODE", "INFRA")
+
+
+def is_codeforces_run(run_dir: str | Path) -> bool:
+    """True when the run's manifest says it reproduces the ``codeforces_elo`` card row."""
+    manifest = RunStore(run_dir).read_manifest() or {}
+    return manifest.get("card_key") == CARD_KEY
+
+
+def _histogram_path(manifest: dict[str, Any], histogram: str | Path | None) -> str | None:
+    if histogram:
+        return str(histogram)
+    suite = (manifest.get("config") or {}).get("suite") or {}
+    return suite.get("human_histogram") or None
+
+
+def _ks(n_min: int) -> list[int]:
+    ks, k = [], 1
+    while k <= n_min:
+        ks.append(k)
+        k *= 2
+    if n_min > 1 and ks[-1] != n_min:
+        ks.append(n_min)
+    return ks
+
+
+def _est(values: Sequence[float]) -> dict[str, Any]:
+    e = mean_ci(list(values))
+    return {"mean": 100 * e.mean, "ci_lo": 100 * e.lo, "ci_hi": 100 * e.hi, "n": e.n}
+
+
+def codeforces_metrics(run_dir: str | Path, *, histogram: str | Path | None = None,
+                       bucket_edges: Sequence[float] | None = None) -> dict[str, Any]:
+    """Metrics of one Codeforces run directory (see the module docstring). Percentages are 0-100.
+
+    ``histogram``: a human rating histogram JSON; default: ``suite.human_histogram`` of the run's config.
+    """
+    store = RunStore(run_dir)
+    manifest = store.read_manifest() or {}
+    attempts = store.attempts()
+    grades = store.grades()
+    repeats_cfg = manifest.get("repeats")
+    task_settings = (manifest.get("settings") or {}).get("task") or {}
+    data = task_settings.get("data") or {}
+
+    per_problem: dict[str, dict[str, Any]] = {}
+    verdicts: Counter[str] = Counter()
+    infra = 0
+    ungraded = 0
+    for key, a in attempts.items():
+        if repeats_cfg is not None and a.repeat >= int(repeats_cfg):
+            continue  # attempts from a larger earlier run are not part of this one
+        g = grades.get(key)
+        info = a.info or {}
+        details = (g.details if g else {}) or {}
+        rating = details.get("rating", info.get("rating"))
+        row = per_problem.setdefault(a.sample_id, {"problem_id": a.sample_id, "rating": rating, "n": 0, "c": 0,
+                                                   "infra": 0, "limits_defaulted": None})
+        if row["rating"] is None and rating is not None:
+            row["rating"] = rating
+        ld = details.get("limits_defaulted", info.get("limits_defaulted"))
+        if ld is not None:
+            row["limits_defaulted"] = bool(ld)
+        if g is None:
+            ungraded += 1
+            verdicts["ungraded"] += 1
+            continue
+        if details.get("infra_error"):
+            infra += 1
+            row["infra"] += 1
+            verdicts["INFRA"] += 1
+            continue
+        if a.status != "ok":
+            verdicts[f"no answer ({a.status})"] += 1
+        else:
+            verdicts[str(details.get("verdict") or g.answer or "unknown")] += 1
+        row["n"] += 1
+        row["c"] += int(g.score >= 1.0)
+
+    judged = [r for r in per_problem.values() if r["n"] > 0]
+    all_infra = [r["problem_id"] for r in per_problem.values() if r["n"] == 0 and r["infra"] > 0]
+    n_min = min((r["n"] for r in judged), default=0)
+    pass_k = {}
+    for k in _ks(n_min):
+        pass_k[f"pass@{k}"] = _est([pass_at_k(r["n"], r["c"], k) for r in judged])
+
+    results = [{"problem_id": r["problem_id"], "difficulty": r["rating"], "successes": r["c"], "attempts": r["n"]}
+               for r in judged]
+    rated = [r for r in results if r["difficulty"] is not None]
+    rating: dict[str, Any] | None = None
+    if rated:
+        est = estimate_rating(rated)
+        rating = {"elo": est.rating, "se": est.se, "ci95": list(est.ci95), "n_problems": est.n_problems,
+                  "mean_solve_rate": 100 * est.mean_solve_rate, "prior_mean": est.prior_mean,
+                  "prior_sd": est.prior_sd}
+    buckets = solve_rate_by_bucket(rated, edges=bucket_edges) if rated else []
+    for b in buckets:
+        if b["solve_rate"] is not None:
+            b["solve_rate"] = 100 * b["solve_rate"]
+
+    hist_path = _histogram_path(manifest, histogram)
+    pct: dict[str, Any] = {"percentile": None, "histogram": hist_path, "message": None}
+    if rating is None:
+        pct["message"] = "no rated problems, so no rating and no percentile"
+    elif not hist_path:
+        pct["message"] = HISTOGRAM_HINT
+    else:
+        try:
+            h = load_histogram(hist_path)
+            pct.update(percentile=percentile(rating["elo"], h), source=h.get("source"), n_users=h.get("n_users"),
+                       ci95=[percentile(rating["ci95"][0], h), percentile(rating["ci95"][1], h)])
+        except (OSError, ValueError) as exc:
+            pct["message"] = f"cannot read the human rating histogram {hist_path}: {exc}"
+
+    effort = manifest.get("effort", "")
+    card = card_value(manifest.get("card"), CARD_KEY, effort)
+    total = sum(verdicts.values())
+    interactive = set(data.get("skipped_interactive") or [])
+    excluded = {pid: why for pid, why in (data.get("excluded") or {}).items() if pid not in interactive}
+    return {
+        "run_dir": str(run_dir), "model": manifest.get("model"), "effort": effort,
+        "language": task_settings.get("language"), "suite": manifest.get("suite"),
+        "attempts": total, "judged_attempts": sum(r["n"] for r in judged), "problems": len(per_problem),
+        "judged_problems": len(judged), "rated_problems": len(rated), "repeats": n_min,
+        "pass_k": pass_k, "pass@1": pass_k.get("pass@1"),
+        "rating": rating, "card_elo": card,
+        "delta_vs_card": (rating["elo"] - card) if rating is not None and card is not None else None,
+        "percentile": pct, "buckets": buckets,
+        "verdicts": {v: {"count": c, "percent": 100 * c / total if total else 0.0}
+                     for v, c in sorted(verdicts.items(), key=lambda kv: _verdict_rank(kv[0]))},
+        "infra_errors": infra, "infra_only_problems": all_infra, "ungraded": ungraded,
+        "data": {"problems_loaded": data.get("problems"), "excluded": len(excluded),
+                 "excluded_reasons": dict(Counter(excluded.values())),
+                 "skipped_interactive": len(interactive),
+                 "limits_defaulted": data.get("limits_defaulted",
+                                              sum(bool(r["limits_defaulted"]) for r in per_problem.values())),
+                 "source": task_settings.get("source"),
+                 "default_limits": (task_settings.get("default_time_limit_s", 2.0),
+                                    task_settings.get("default_memory_mb", 256))},
+    }
+
+
+def _verdict_rank(v: str) -> tuple[int, str]:
+    return (VERDICT_ORDER.index(v) if v in VERDICT_ORDER else len(VERDICT_ORDER), v)
+
+
+def _f(v: Any, digits: int = 1) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "-"
+    return f"{v:.{digits}f}" if isinstance(v, float) else str(v)
+
+
+def _run_dirs(paths: Iterable[str | Path]) -> list[Path]:
+    out: list[Path] = []
+    for p in paths:
+        p = Path(p)
+        found = [p] if (p / "manifest.json").exists() else find_runs(p)
+        out += [d for d in found if is_codeforces_run(d) and d not in out]
+    return out
+
+
+def codeforces_section(run_dirs: Iterable[str | Path], *, histogram: str | Path | None = None) -> str:
+    """A Markdown section for every Codeforces run in ``run_dirs`` (run directories or folders holding them;
+    runs of other suites are ignored). Empty string when there is none."""
+    runs = _run_dirs(run_dirs)
+    if not runs:
+        return ""
+    ms = [codeforces_metrics(d, histogram=histogram) for d in runs]
+    lines = ["## Codeforces", "", f"**{NOT_A_CONTEST}**", "",
+             "`card Elo` is the gpt-oss model card's Codeforces Elo (no tools) at the same effort. Judge "
+             "infrastructure failures are excluded from every number below and counted apart.", "",
+             "| model | effort | lang | problems (rated) | k | pass@1 (95% CI) | Elo (95% CI) | SE | card Elo | Δ | "
+             "percentile |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for m in ms:
+        p1 = m["pass@1"]
+        r = m["rating"]
+        elo = f"{r['elo']:.0f} ({r['ci95'][0]:.0f}-{r['ci95'][1]:.0f})" if r else "-"
+        pct = m["percentile"]["percentile"]
+        lines.append(
+            f"| {m['model']} | {m['effort']} | {m['language'] or '-'} | {m['judged_problems']} ({m['rated_problems']}) "
+            f"| {m['repeats']} | " + (f"{p1['mean']:.1f} ({p1['ci_lo']:.1f}-{p1['ci_hi']:.1f})" if p1 else "-")
+            + f" | {elo} | {_f(r['se'], 0) if r else '-'} | {_f(m['card_elo'], 0)} | {_f(m['delta_vs_card'], 0)} "
+            f"| {_f(pct)} |")
+    for m in ms:
+        lines += ["", f"### {m['model']} / {m['effort']} (`{m['run_dir']}`)", ""]
+        pk = ", ".join(f"{k} {v['mean']:.1f} ({v['ci_lo']:.1f}-{v['ci_hi']:.1f})" for k, v in m["pass_k"].items())
+        lines.append(f"- pass@k (95% CI over problems): {pk or '-'}")
+        r = m["rating"]
+        if r:
+            lines.append(f"- Elo {r['elo']:.0f} ± {1.96 * r['se']:.0f} (SE {r['se']:.0f}) from {r['n_problems']} "
+                         f"rated problems, mean solve rate {r['mean_solve_rate']:.1f}%; weak prior "
+                         f"N({r['prior_mean']:.0f}, {r['prior_sd']:.0f}²)"
+                         + ("; fewer than 100 rated problems: expect a wide interval" if r["n_problems"] < 100
+                            else ""))
+        else:
+            lines.append("- Elo: no rated problems were judged, so no rating")
+        pct = m["percentile"]
+        if pct["percentile"] is not None:
+            lines.append(f"- percentile among human players: {pct['percentile']:.1f} (95% CI "
+                         f"{pct['ci95'][0]:.1f}-{pct['ci95'][1]:.1f}; {pct.get('n_users') or '?'} users, "
+                         f"{pct.get('source') or pct['histogram']})")
+        else:
+            lines.append(f"- percentile: {pct['message']}")
+        d = m["data"]
+        reasons = ", ".join(f"{why}: {n}" for why, n in sorted(d["excluded_reasons"].items())) or "none"
+        lines.append(f"- data: {d['problems_loaded'] if d['problems_loaded'] is not None else m['problems']} problems "
+                     f"from {d['source'] or '?'}; {d['skipped_interactive']} interactive skipped; "
+                     f"{d['excluded']} otherwise excluded ({reasons}); {d['limits_defaulted']} with defaulted "
+                     f"time/memory limits ({d['default_limits'][0]:g} s / {d['default_limits'][1]} MB assumed)")
+        lines.append(f"- judge infrastructure failures: {m['infra_errors']} attempts excluded"
+                     + (f" ({len(m['infra_only_problems'])} problems had no judged attempt)"
+                        if m["infra_only_problems"] else ""))
+        if m["buckets"]:
+            lines += ["", "| rating bucket | problems | solve rate % |", "|---|---|---|"]
+            lines += [f"| {b['bucket']} | {b['n_problems']} | {_f(b['solve_rate'])} |" for b in m["buckets"]]
+        if m["verdicts"]:
+            lines += ["", "| verdict | attempts | % |", "|---|---|---|"]
+            lines += [f"| {v} | {x['count']} | {x['percent']:.1f} |" for v, x in m["verdicts"].items()]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,95 @@
+"""A conversation-aware variant of the shared scripted server, for agent episodes (tau-bench retail).
+
+The shared server matches the last user message only, which cannot script an agent whose tool turns
+leave that message unchanged. Here a rule matches on the state of the conversation:
+
+    {"rules": [{"agent": true | false | null,   # the request offers tools (agent) or not (user simulator)
+                "turn": 3 | null,               # number of user + tool messages in the request
+                "contains": "text" | null,      # substring of any message of the request
+                "reply": {...}}],               # as in tests/support/scripted_server.py
+     "default": {...}}
+
+Replies are rendered for every transport by the shared server's code.
+Run: ``python -m tests.tasks.tau_retail.scripted_tau_server --script S.json --port P [--log requests.jsonl]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from tests.support.scripted_server import Script, ScriptedServer
+
+
+class ConversationScript(Script):
+    def reply(self, user_text: str, effort: str | None) -> dict[str, Any]:
+        state = json.loads(user_text)
+        for rule in self.rules:
+            if rule.get("agent") is not None and rule["agent"] != state["agent"]:
+                continue
+            if rule.get("turn") is not None and rule["turn"] != state["turn"]:
+                continue
+            if rule.get("contains") is not None and rule["contains"] not in state["text"]:
+                continue
+            if rule.get("effort") not in (None, effort):
+                continue
+            return rule["reply"]
+        return self.default
+
+
+class ConversationServer(ScriptedServer):
+    def _user_text_and_effort(self, kind: str, body: dict[str, Any]) -> tuple[str, str | None]:
+        if kind == "completions":
+            text = self.enc.decode(body["prompt"])
+            effort = next((e for e in ("low", "medium", "high") if f"Reasoning: {e}" in text), None)
+            state = {"agent": "namespace functions" in text,
+                     "turn": text.count("<|start|>user") + text.count("<|start|>functions."), "text": text}
+        elif kind == "responses":
+            items = [i for i in body.get("input") or [] if isinstance(i, dict)]
+            turn = sum(1 for i in items if i.get("role") == "user" or i.get("type") == "function_call_output")
+            text = "\n".join([str(body.get("instructions") or "")]
+                             + [str(i.get("content") or i.get("output") or "") for i in items])
+            state = {"agent": bool(body.get("tools")), "turn": turn, "text": text}
+            effort = (body.get("reasoning") or {}).get("effort")
+        else:
+            msgs = body.get("messages") or []
+            state = {"agent": bool(body.get("tools")),
+                     "turn": sum(1 for m in msgs if m.get("role") in ("user", "tool")),
+                     "text": "\n".join(str(m.get("content") or "") for m in msgs)}
+            effort = body.get("reasoning_effort")
+        return json.dumps(state), effort
+
+
+def build_app(script: ConversationScript, log_path: Path | None = None) -> web.Application:
+    server = ConversationServer(script, log_path)
+    app = web.Application(client_max_size=64 * 1024 * 1024)
+
+    async def health(_: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    async def version(_: web.Request) -> web.Response:
+        return web.json_response({"version": "scripted-tau-0"})
+
+    app.router.add_get("/health", health)
+    app.router.add_get("/version", version)
+    for path in ("/v1/chat/completions", "/v1/responses", "/v1/completions"):
+        app.router.add_post(path, server.handle)
+    return app
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--script", required=True, type=Path)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--log", type=Path, default=None)
+    args = parser.parse_args()
+    script = ConversationScript(json.loads(args.script.read_text()))
+    web.run_app(build_app(script, args.log), host="127.0.0.1", port=args.port, print=None, access_log=None)
+
+
+if __name__ == "__main__":
+    main()
