@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -101,6 +102,7 @@ async def run_attempts(task: Task, samples: list[Sample], client: ModelClient, s
     for item in todo:
         queue.put_nowait(item)
     store.open_for_append()
+    grading_slots = asyncio.Semaphore(os.cpu_count() or 1)
     started = time.perf_counter()
     fatal: list[BaseException] = []
 
@@ -132,7 +134,12 @@ async def run_attempts(task: Task, samples: list[Sample], client: ModelClient, s
             for call in peer.calls:
                 peer_usage.add(call.usage)
             attempt.info.setdefault("peer_usage", {})[role] = peer_usage.__dict__.copy()
-        grade = grade_attempt(task, sample, attempt)
+        if task.grade_in_thread:
+            # Judging code takes seconds: keep it off the event loop so requests keep flowing.
+            async with grading_slots:
+                grade = await asyncio.to_thread(grade_attempt, task, sample, attempt)
+        else:
+            grade = grade_attempt(task, sample, attempt)
         store.append(attempt, grade)
         stats.done_now += 1
         stats.graded += 1

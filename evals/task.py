@@ -68,6 +68,7 @@ class Task(ABC):
     name: str = "task"
     version: str = "1"
     default_repeats: int = 1
+    grade_in_thread: bool = False  # True for slow graders (running code): the engine grades off the event loop
 
     @abstractmethod
     def load(self) -> list[Sample]:

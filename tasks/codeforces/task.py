@@ -147,6 +147,7 @@ class CodeforcesTask(SingleTurnTask):
 
     version = "1"
     default_repeats = 4
+    grade_in_thread = True  # the judge compiles and runs programs
 
     def __init__(self, name: str = "codeforces", *, path: str | None = None, hf_id: str = "open-r1/codeforces",
                  hf_split: str = "test", hf_config: str = "default", language: str = "cpp",

