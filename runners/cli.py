@@ -58,6 +58,9 @@ def register_resolvers() -> None:
             return str(cached_checkpoint())
 
         OmegaConf.register_new_resolver("tiny_model_path", tiny_model_path)
+    if not OmegaConf.has_resolver("repo_file"):
+        # files shipped beside the packages (the tiny model's fixture problems)
+        OmegaConf.register_new_resolver("repo_file", lambda rel: str(Path(__file__).resolve().parents[1] / rel))
 
 
 def build_settings(cfg: DictConfig, task: Task, peers: dict[str, Any]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 from omegaconf import DictConfig, OmegaConf
 
+from evals.harmony import ensure_offline_vocab
 from runners.vllm_server import VllmServer, VllmServerConfig
 
 # Set by runners.callbacks.SharedServer for the duration of a -m sweep.
@@ -24,7 +25,9 @@ def server_config(cfg: DictConfig, log_dir: Path) -> VllmServerConfig:
         gpu_memory_utilization=s.gpu_memory_utilization, dtype=s.dtype, enforce_eager=bool(s.enforce_eager),
         reasoning_parser=s.reasoning_parser, tool_call_parser=s.tool_call_parser,
         system_start_date=s.system_start_date, extra_args=list(s.extra_args or []),
-        env=OmegaConf.to_container(s.env, resolve=True) if s.env else {},
+        # vLLM's Harmony library also downloads the vocabulary unless told where it is: give it ours.
+        env={"TIKTOKEN_ENCODINGS_BASE": str(ensure_offline_vocab()),
+             **(OmegaConf.to_container(s.env, resolve=True) if s.env else {})},
         ready_timeout_s=float(s.ready_timeout_s), log_path=str(log_dir / "server.log"))
 
 
