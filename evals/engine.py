@@ -94,7 +94,7 @@ async def run_attempts(task: Task, samples: list[Sample], client: ModelClient, s
         if att.repeat < spec.repeats:
             stats.done_before += 1
             g = grades.get(key)
-            if g is not None:
+            if g is not None and g.score is not None:
                 stats.graded += 1
                 stats.score_sum += g.score
     todo = [(s, r) for r in range(spec.repeats) for s in samples if attempt_key(s.id, r) not in done]
@@ -142,8 +142,9 @@ async def run_attempts(task: Task, samples: list[Sample], client: ModelClient, s
             grade = grade_attempt(task, sample, attempt)
         store.append(attempt, grade)
         stats.done_now += 1
-        stats.graded += 1
-        stats.score_sum += grade.score
+        if grade.score is not None:
+            stats.graded += 1
+            stats.score_sum += grade.score
         stats.completion_tokens += usage.completion_tokens
         stats.statuses[status] = stats.statuses.get(status, 0) + 1
         stats.elapsed_s = time.perf_counter() - started

@@ -125,7 +125,7 @@ class Attempt:
 @dataclass
 class Grade:
     key: str
-    score: float
+    score: float | None  # None: could not be scored (grader infrastructure failed); left out of accuracy
     answer: Any = None  # what the grader extracted from the final channel
     reason: str = ""  # why the score is what it is, in words a reader understands
     details: dict[str, Any] = field(default_factory=dict)

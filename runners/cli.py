@@ -50,6 +50,24 @@ def versions() -> dict[str, str]:
     return out
 
 
+def hardware() -> dict[str, Any]:
+    """What the numbers were measured on: GPU names (nvidia-smi, when present) and CPU count."""
+    import os
+    import shutil
+    import subprocess
+
+    info: dict[str, Any] = {"cpus": os.cpu_count(), "gpu": None}
+    if shutil.which("nvidia-smi"):
+        try:
+            names = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True,
+                                   text=True, timeout=20).stdout.split("\n")
+            gpus = [n.strip() for n in names if n.strip()]
+            info.update(gpu=gpus[0] if gpus else None, gpus=gpus)
+        except (OSError, subprocess.SubprocessError):
+            pass
+    return info
+
+
 def register_resolvers() -> None:
     if not OmegaConf.has_resolver("tiny_model_path"):
         def tiny_model_path() -> str:
@@ -133,7 +151,7 @@ def run_job(cfg: DictConfig) -> dict[str, Any]:
     manifest = {"run_id": run_id, "suite": task.name, "model": cfg.model.name, "model_path": str(cfg.model.path),
                 "card": cfg.model.get("card"), "card_key": task.card_key(), "effort": cfg.effort.name,
                 "transport": cfg.client.transport, "settings_hash": shash, "settings": settings,
-                "repeats": repeats, "n_samples": len(samples), "versions": versions(),
+                "repeats": repeats, "n_samples": len(samples), "versions": versions(), "hardware": hardware(),
                 "config": OmegaConf.to_container(cfg, resolve=True)}
     with serving.endpoint(cfg, run_dir) as ep:
         manifest["server"] = {k: v for k, v in ep.items() if k != "base_url"} | {"base_url": ep["base_url"]}

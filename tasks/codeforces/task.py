@@ -6,7 +6,7 @@ its program in a fenced code block of the final channel. Grading takes the LAST 
 1 for AC, else 0. The reasoning channel is never searched for code.
 
 Judge failures are not the model's failures: an INFRA verdict is retried, and if it persists the grade carries
-``details["infra_error"] = True`` (score 0, reason says so); reports must drop such grades from accuracy and Elo
+``details["infra_error"] = True`` (score None: not scored, reason says so); reports must drop such grades from accuracy and Elo
 (:mod:`tasks.codeforces.metrics` does).
 """
 
@@ -279,7 +279,7 @@ class CodeforcesTask(SingleTurnTask):
         res, infra_msg = self._judge(problem, language, code, attempt.key)
         if res is None or res.verdict == INFRA:
             tries = self.infra_retries + 1 if res is not None else 1
-            return Grade(key=attempt.key, score=0.0, answer=INFRA,
+            return Grade(key=attempt.key, score=None, answer=INFRA,
                          reason=f"judge infrastructure failure after {tries} tries, not the model's fault "
                                 f"(excluded from accuracy): {infra_msg[-300:]}",
                          details={"verdict": INFRA, "infra_error": True, "infra_message": infra_msg[-1000:],

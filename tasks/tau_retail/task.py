@@ -445,5 +445,35 @@ def tau_metrics(records: Any, max_k: int = 4) -> dict[str, Any]:
     return out
 
 
+def tau_section(run_dirs: Any) -> str:
+    """Markdown: pass^k and failure sources per Tau-Bench Retail run under ``run_dirs`` ("" if none)."""
+    from evals.store import RunStore, find_runs
+    from reports.card import card_value
+
+    lines: list[str] = []
+    for run_dir in sorted({p for root in run_dirs for p in find_runs(root)}):
+        store = RunStore(run_dir)
+        manifest = store.read_manifest() or {}
+        if manifest.get("card_key") != "tau_retail":
+            continue
+        grades = store.grades()
+        rows = [attempt_row(a, grades[k].score if k in grades else None) for k, a in store.attempts().items()]
+        m = tau_metrics(rows)
+        peers = (manifest.get("settings") or {}).get("peers") or {}
+        sim = peers.get("user_simulator") or {}
+        card = card_value(manifest.get("card"), "tau_retail", manifest.get("effort", ""))
+        if not lines:
+            lines = ["## Tau-Bench Retail", "",
+                     "| model | effort | tasks | trials | mean reward | pass^1 | pass^2 | pass^3 | pass^4 | card pass^1 "
+                     "| user simulator | failures |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        fails = ", ".join(f"{k} {v}" for k, v in m["failures"].items() if v) or "-"
+        passes = " | ".join("-" if math.isnan(m[f"pass^{k}"]) else f"{100 * m[f'pass^{k}']:.1f}" for k in range(1, 5))
+        lines.append(f"| {manifest.get('model')} | {manifest.get('effort')} | {m['n_tasks']} | {m['trials_per_task']} "
+                     f"| {100 * m['mean_reward']:.1f} | {passes} | {card if card is not None else '-'} "
+                     f"| {sim.get('model') or 'same model'} ({sim.get('transport', 'chat')}, effort "
+                     f"{sim.get('effort', 'low')}) | {fails} |")
+    return "\n".join(lines) + "\n" if lines else ""
+
+
 __all__ = ["FAILURE_SOURCES", "STOP_REASONS", "TauRetailTask", "attempt_reward", "attempt_row", "failure_source",
-           "tau_metrics"]
+           "tau_metrics", "tau_section"]
