@@ -24,6 +24,8 @@ def free_port() -> int:
 class ScriptedServerProcess:
     """The scripted OpenAI-compatible server in its own process (like a real server would be)."""
 
+    module = "tests.support.scripted_server"
+
     def __init__(self, script: dict, workdir: Path) -> None:
         self.script_path = workdir / f"script-{time.monotonic_ns()}.json"
         self.script_path.write_text(json.dumps(script))
@@ -37,7 +39,7 @@ class ScriptedServerProcess:
 
     def start(self) -> ScriptedServerProcess:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.support.scripted_server", "--script", str(self.script_path),
+            [sys.executable, "-m", self.module, "--script", str(self.script_path),
              "--port", str(self.port), "--log", str(self.log_path)], cwd=ROOT)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

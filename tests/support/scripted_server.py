@@ -181,31 +181,31 @@ class ScriptedServer:
                               "reasoning_tokens"]}}}
 
 
-def build_app(script: Script, log_path: Path | None = None) -> web.Application:
-    server = ScriptedServer(script, log_path)
+def build_app(server: ScriptedServer, version: str = "scripted-0") -> web.Application:
     app = web.Application(client_max_size=64 * 1024 * 1024)
 
     async def health(_: web.Request) -> web.Response:
         return web.Response(text="ok")
 
-    async def version(_: web.Request) -> web.Response:
-        return web.json_response({"version": "scripted-0"})
+    async def version_info(_: web.Request) -> web.Response:
+        return web.json_response({"version": version})
 
     app.router.add_get("/health", health)
-    app.router.add_get("/version", version)
+    app.router.add_get("/version", version_info)
     for path in ("/v1/chat/completions", "/v1/responses", "/v1/completions"):
         app.router.add_post(path, server.handle)
     return app
 
 
-def main() -> None:
+def main(script_cls: type[Script] = Script, server_cls: type[ScriptedServer] | None = None,
+         version: str = "scripted-0") -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--script", required=True, type=Path)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--log", type=Path, default=None)
     args = parser.parse_args()
-    script = Script(json.loads(args.script.read_text()))
-    web.run_app(build_app(script, args.log), host="127.0.0.1", port=args.port, print=None, access_log=None)
+    server = (server_cls or ScriptedServer)(script_cls(json.loads(args.script.read_text())), args.log)
+    web.run_app(build_app(server, version), host="127.0.0.1", port=args.port, print=None, access_log=None)
 
 
 if __name__ == "__main__":

@@ -15,13 +15,10 @@ Run: ``python -m tests.tasks.tau_retail.scripted_tau_server --script S.json --po
 
 from __future__ import annotations
 
-import argparse
 import json
-from pathlib import Path
 from typing import Any
 
-from aiohttp import web
-
+from tests.support import scripted_server
 from tests.support.scripted_server import Script, ScriptedServer
 
 
@@ -64,32 +61,5 @@ class ConversationServer(ScriptedServer):
         return json.dumps(state), effort
 
 
-def build_app(script: ConversationScript, log_path: Path | None = None) -> web.Application:
-    server = ConversationServer(script, log_path)
-    app = web.Application(client_max_size=64 * 1024 * 1024)
-
-    async def health(_: web.Request) -> web.Response:
-        return web.Response(text="ok")
-
-    async def version(_: web.Request) -> web.Response:
-        return web.json_response({"version": "scripted-tau-0"})
-
-    app.router.add_get("/health", health)
-    app.router.add_get("/version", version)
-    for path in ("/v1/chat/completions", "/v1/responses", "/v1/completions"):
-        app.router.add_post(path, server.handle)
-    return app
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--script", required=True, type=Path)
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--log", type=Path, default=None)
-    args = parser.parse_args()
-    script = ConversationScript(json.loads(args.script.read_text()))
-    web.run_app(build_app(script, args.log), host="127.0.0.1", port=args.port, print=None, access_log=None)
-
-
 if __name__ == "__main__":
-    main()
+    scripted_server.main(ConversationScript, ConversationServer, version="scripted-tau-0")

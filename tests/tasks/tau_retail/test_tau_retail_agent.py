@@ -10,14 +10,10 @@ import asyncio
 import json
 import math
 import os
-import subprocess
-import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from evals.clients import RequestRejected, Sampling
@@ -26,7 +22,7 @@ from evals.task import DataUnavailable, Episode, ModelSession
 from evals.types import Attempt, ModelOutput, Sample, ToolCall, attempt_key
 from tasks.tau_retail import RetailTask, TauRetailTask, tau_metrics
 from tasks.tau_retail.tools import WRITE_TOOLS
-from tests.conftest import ROOT, ScriptedServerProcess, run_cli
+from tests.conftest import ScriptedServerProcess, run_cli
 
 SHARED_V1 = Path("/work/shared/data/tau_bench/v1_retail")
 DATA_DIR = next((p for p in (Path(os.environ.get("TAU_RETAIL_DATA") or "/nonexistent"), SHARED_V1)
@@ -393,18 +389,7 @@ def test_tau_metrics_pass_hat_k_and_failure_sources(task, samples):
 
 
 class TauServerProcess(ScriptedServerProcess):
-    def start(self) -> TauServerProcess:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.tasks.tau_retail.scripted_tau_server", "--script", str(self.script_path),
-             "--port", str(self.port), "--log", str(self.log_path)], cwd=ROOT)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{self.port}/health", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        raise RuntimeError("scripted tau server did not start")
+    module = "tests.tasks.tau_retail.scripted_tau_server"
 
 
 @pytest.fixture
