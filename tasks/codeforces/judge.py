@@ -48,7 +48,7 @@ from evals.sandbox import (
     cache_dir,
     run_sandboxed,
 )
-from tasks.codeforces.problems import Problem, ProblemDataError, load_problems
+from tasks.codeforces.problems import Problem, ProblemDataError, load_problems, read_jsonl_records
 
 AC, WA, TLE, MLE, RE, CE, OLE, NO_CODE, INFRA = "AC", "WA", "TLE", "MLE", "RE", "CE", "OLE", "NO_CODE", "INFRA"
 VERDICTS = (AC, WA, TLE, MLE, RE, CE, OLE, NO_CODE, INFRA)
@@ -478,24 +478,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(e))
     subs: list[Submission] = []
     sp = Path(args.submissions)
-    if not sp.is_file():
-        return _fail(f"{sp}: no such file")
-    with sp.open(encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as e:
-                return _fail(f"{sp}:{n}: not valid JSON ({e.msg})")
-            if not isinstance(rec, dict):
-                return _fail(f"{sp}:{n}: expected a JSON object")
+    try:
+        for n, rec in read_jsonl_records(sp):
             missing = [k for k in ("id", "problem_id", "language", "code") if k not in rec]
             if missing:
                 return _fail(f"{sp}:{n}: missing field(s) {', '.join(missing)}")
             if str(rec["problem_id"]) not in problems:
                 return _fail(f"{sp}:{n}: unknown problem_id {rec['problem_id']!r} (not in {args.problems})")
             subs.append(_coerce(rec))
+    except ProblemDataError as e:
+        return _fail(str(e))
 
     for s in subs:
         try:

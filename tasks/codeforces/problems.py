@@ -151,7 +151,7 @@ def _finish(items: Iterable[Problem], *, keep_interactive: bool = False) -> Prob
     return ps
 
 
-def _read_jsonl(path: str | Path) -> Iterable[tuple[int, dict[str, Any]]]:
+def read_jsonl_records(path: str | Path) -> Iterable[tuple[int, dict[str, Any]]]:
     p = Path(path)
     if not p.is_file():
         raise ProblemDataError(f"{p}: no such file")
@@ -187,7 +187,7 @@ def _from_codecontests(rec: Mapping[str, Any], where: str) -> Problem:
 def load_codecontests_jsonl(path: str | Path) -> ProblemSet:
     """Load the CodeContests-derived file. It has no limits, so every problem gets 2 s / 256 MB, flagged."""
     items = []
-    for n, rec in _read_jsonl(path):
+    for n, rec in read_jsonl_records(path):
         if "problem_id" not in rec:
             raise ProblemDataError(f"{path}:{n}: missing 'problem_id'")
         items.append(_from_codecontests(rec, f"{path}:{n}"))
@@ -214,12 +214,12 @@ def normalize_record(rec: Mapping[str, Any], where: str = "record") -> Problem:
 
 def load_problems_jsonl(path: str | Path) -> ProblemSet:
     """Load a local JSONL whose lines use the normalized fields (see :class:`Problem`)."""
-    return _finish(normalize_record(rec, f"{path}:{n}") for n, rec in _read_jsonl(path))
+    return _finish(normalize_record(rec, f"{path}:{n}") for n, rec in read_jsonl_records(path))
 
 
 def load_problems(path: str | Path) -> ProblemSet:
     """Load either local format, telling them apart by the first record (``problem_id`` -> CodeContests)."""
-    for _, rec in _read_jsonl(path):
+    for _, rec in read_jsonl_records(path):
         if "problem_id" in rec and "id" not in rec:
             return load_codecontests_jsonl(path)
         return load_problems_jsonl(path)
