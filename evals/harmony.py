@@ -123,8 +123,10 @@ def to_harmony_messages(messages: list[dict[str, Any]], effort: str, *, tools: l
             for call in m.get("tool_calls") or []:
                 call_names[call["id"]] = call["name"]
                 recipient = call["name"] if call["name"] == "python" else f"functions.{call['name']}"
+                # built-in python is called from the analysis channel; function tools from commentary
+                channel = "analysis" if recipient == "python" else "commentary"
                 msg = (oh.Message.from_role_and_content(oh.Role.ASSISTANT, call["arguments"])
-                       .with_channel("commentary").with_recipient(recipient))
+                       .with_channel(channel).with_recipient(recipient))
                 if recipient != "python":
                     msg = msg.with_content_type("<|constrain|>json")
                 out.append(msg)
@@ -133,8 +135,9 @@ def to_harmony_messages(messages: list[dict[str, Any]], effort: str, *, tools: l
         elif role == "tool":
             name = m.get("name") or call_names.get(m.get("tool_call_id", ""), "tool")
             author = name if name == "python" else f"functions.{name}"
+            # a tool answers on the channel it was called from
             out.append(oh.Message.from_author_and_content(oh.Author.new(oh.Role.TOOL, author), m["content"])
-                       .with_channel("commentary").with_recipient("assistant"))
+                       .with_channel("analysis" if author == "python" else "commentary").with_recipient("assistant"))
         else:
             raise ValueError(f"unknown message role {role!r}")
     return out

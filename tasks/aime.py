@@ -7,7 +7,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from evals.task import DataUnavailable, SingleTurnTask
+from evals.python_tool import PythonToolLimits
+from evals.task import DataUnavailable, Episode, ModelSession, SingleTurnTask
+from evals.tool_loop import solve_with_python
 from evals.types import Attempt, Grade, Sample
 
 PROMPT = "{problem}\nPlease reason step by step, and put your final answer within \\boxed{{}}."
@@ -121,13 +123,19 @@ def _pick(row: dict[str, Any], *names: str | None) -> Any:
 
 
 class AimeTask(SingleTurnTask):
+    """AIME of one year. ``tools="python"``: the with-tools mode (the card's ``aimeYYYY_tools`` rows): the model
+    gets gpt-oss's built-in python tool (a sandboxed stateful kernel per attempt, :mod:`evals.python_tool`) and
+    may call it up to ``max_tool_calls`` times; needs the harmony transport. ``tool_options`` are
+    :class:`evals.python_tool.PythonToolLimits` fields (timeout_s, memory_mb, python, pythonpath, ro_binds...)."""
+
     version = "1"
     default_repeats = 8
 
     def __init__(self, name: str, year: int, *, path: str | None = None, hf_id: str | None = None,
                  hf_config: str | None = None, hf_split: str = "train", problem_col: str = "problem",
                  answer_col: str = "answer", id_col: str | None = None, limit: int | None = None,
-                 ids: list[str] | None = None, repeats: int = 8) -> None:
+                 ids: list[str] | None = None, repeats: int = 8, tools: str | None = None,
+                 max_tool_calls: int = 32, tool_options: dict[str, Any] | None = None) -> None:
         self.name = name
         self.year = year
         self.path = path
@@ -140,6 +148,16 @@ class AimeTask(SingleTurnTask):
         self.limit = limit
         self.ids = [str(i) for i in ids] if ids else None
         self.default_repeats = repeats
+        self.tools = _tools_mode(tools)
+        self.max_tool_calls = int(max_tool_calls)
+        self.tool_options = dict(tool_options or {})
+        if self.tools:
+            self.tool_limits = PythonToolLimits.from_options(self.tool_options)
+
+    @property
+    def needs_python_tool(self) -> bool:
+        """True in the with-tools mode: the client must be harmony, built with ``python_tool=True``."""
+        return self.tools == "python"
 
     def _rows(self) -> list[dict[str, Any]]:
         if self.path:
@@ -181,17 +199,39 @@ class AimeTask(SingleTurnTask):
     def prompt(self, sample: Sample) -> list[dict[str, Any]]:
         return [{"role": "user", "content": PROMPT.format(problem=sample.input)}]
 
+    async def solve(self, sample: Sample, model: ModelSession) -> Episode:
+        if not self.tools:
+            return await super().solve(sample, model)
+        return await solve_with_python(model, self.prompt(sample), limits=self.tool_limits,
+                                       max_tool_calls=self.max_tool_calls)
+
     def grade(self, sample: Sample, attempt: Attempt) -> Grade:
         answer = extract_answer(attempt.final_text)
         if answer is None:
+            if (attempt.info or {}).get("stop_reason") == "tool_limit":
+                return Grade(key=attempt.key, score=0.0, answer=None,
+                             reason=f"stopped at the tool-call limit ({attempt.info.get('max_tool_calls')}) "
+                                    f"without a final answer")
             return Grade(key=attempt.key, score=0.0, answer=None, reason="no integer answer in the final channel")
         correct = answer == sample.reference
         return Grade(key=attempt.key, score=float(correct), answer=answer,
                      reason="correct" if correct else f"answered {answer}, expected {sample.reference}")
 
     def settings(self) -> dict[str, Any]:
-        return {"name": self.name, "version": self.version, "prompt": PROMPT, "source": self.path or self.hf_id,
-                "limit": self.limit, "ids": self.ids}
+        out = {"name": self.name, "version": self.version, "prompt": PROMPT, "source": self.path or self.hf_id,
+               "limit": self.limit, "ids": self.ids}
+        if self.tools:  # only in the with-tools mode, so the plain suites keep their settings hash
+            out.update({"tools": self.tools, "max_tool_calls": self.max_tool_calls,
+                        "tool_limits": self.tool_limits.settings()})
+        return out
 
     def card_key(self) -> str | None:
-        return f"aime{self.year}"
+        return f"aime{self.year}_tools" if self.tools else f"aime{self.year}"
+
+
+def _tools_mode(tools: str | None) -> str | None:
+    if tools in (None, "", "none", False):
+        return None
+    if tools != "python":
+        raise ValueError(f"suite.tools must be python or null, got {tools!r}")
+    return "python"

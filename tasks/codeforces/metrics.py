@@ -40,9 +40,9 @@ VERDICT_ORDER = ("AC", "WA", "TLE", "MLE", "RE", "CE", "OLE", "NO_CODE", "INFRA"
 
 
 def is_codeforces_run(run_dir: str | Path) -> bool:
-    """True when the run's manifest says it reproduces the ``codeforces_elo`` card row."""
+    """True when the run's manifest says it reproduces a ``codeforces_elo`` card row (with or without tools)."""
     manifest = RunStore(run_dir).read_manifest() or {}
-    return manifest.get("card_key") == CARD_KEY
+    return manifest.get("card_key") in (CARD_KEY, CARD_KEY + "_tools")
 
 
 def _histogram_path(manifest: dict[str, Any], histogram: str | Path | None) -> str | None:
@@ -151,7 +151,7 @@ def codeforces_metrics(run_dir: str | Path, *, histogram: str | Path | None = No
             pct["message"] = f"cannot read the human rating histogram {hist_path}: {exc}"
 
     effort = manifest.get("effort", "")
-    card = card_value(manifest.get("card"), CARD_KEY, effort)
+    card = card_value(manifest.get("card"), manifest.get("card_key") or CARD_KEY, effort)
     total = sum(verdicts.values())
     interactive = set(data.get("skipped_interactive") or [])
     excluded = {pid: why for pid, why in (data.get("excluded") or {}).items() if pid not in interactive}

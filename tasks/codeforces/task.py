@@ -17,8 +17,10 @@ import re
 import time
 from typing import Any
 
+from evals.python_tool import PythonToolLimits
 from evals.sandbox import SandboxUnavailable
 from evals.task import DataUnavailable, Episode, ModelSession, SingleTurnTask
+from evals.tool_loop import solve_with_python
 from evals.types import Attempt, Grade, Sample
 from tasks.codeforces.judge import AC, INFRA, NO_CODE, JudgeResult, Submission, judge, normalize_language
 from tasks.codeforces.problems import (
@@ -154,7 +156,8 @@ class CodeforcesTask(SingleTurnTask):
                  limit: int | None = None, ids: list[str] | None = None, rated_only: bool = False,
                  repeats: int = 4, default_time_limit_s: float = DEFAULT_TIME_LIMIT_S,
                  default_memory_mb: int = DEFAULT_MEMORY_MB, full_tests: bool = False, workers: int | None = None,
-                 infra_retries: int = 2, human_histogram: str | None = None) -> None:
+                 infra_retries: int = 2, human_histogram: str | None = None, tools: str | None = None,
+                 max_tool_calls: int = 32, tool_options: dict[str, Any] | None = None) -> None:
         lang = normalize_language(language)
         if lang not in LANGUAGES:
             raise ValueError(f"suite.language must be cpp or python, got {language!r}")
@@ -177,6 +180,19 @@ class CodeforcesTask(SingleTurnTask):
         self.excluded: dict[str, str] = {}  # problem id -> why it is not evaluated
         self.skipped_interactive: list[str] = []
         self._samples: list[Sample] | None = None
+        # with-tools mode (card row codeforces_elo_tools): the model may run code in a sandboxed python kernel
+        if tools not in (None, "", "none", "python"):
+            raise ValueError(f"suite.tools must be python or null, got {tools!r}")
+        self.tools = "python" if tools == "python" else None
+        self.max_tool_calls = int(max_tool_calls)
+        self.tool_options = dict(tool_options or {})
+        if self.tools:
+            self.tool_limits = PythonToolLimits.from_options(self.tool_options)
+
+    @property
+    def needs_python_tool(self) -> bool:
+        """True in the with-tools mode: the client must be harmony, built with ``python_tool=True``."""
+        return self.tools == "python"
 
     # -- data ---------------------------------------------------------------------------------------------------
     def _problem_set(self) -> ProblemSet:
@@ -244,7 +260,11 @@ class CodeforcesTask(SingleTurnTask):
         return [{"role": "user", "content": sample.input}]
 
     async def solve(self, sample: Sample, model: ModelSession) -> Episode:
-        episode = await super().solve(sample, model)
+        if self.tools:
+            episode = await solve_with_python(model, self.prompt(sample), limits=self.tool_limits,
+                                              max_tool_calls=self.max_tool_calls)
+        else:
+            episode = await super().solve(sample, model)
         # the problem's rating travels with every attempt, so reports work even for ungraded/truncated ones
         episode.info.update({"rating": sample.metadata.get("rating"), "contest": sample.metadata.get("contest"),
                              "limits_defaulted": sample.metadata.get("limits_defaulted"),
@@ -308,7 +328,9 @@ class CodeforcesTask(SingleTurnTask):
                 "prompt": PROMPT_TEMPLATE, "language": self.language,
                 "source": self.path or f"{self.hf_id}:{self.hf_config}:{self.hf_split}", "limit": self.limit,
                 "ids": self.ids, "rated_only": self.rated_only, "default_time_limit_s": self.default_time_limit_s,
-                "default_memory_mb": self.default_memory_mb, "data": self.data_summary()}
+                "default_memory_mb": self.default_memory_mb, "data": self.data_summary(),
+                **({"tools": self.tools, "max_tool_calls": self.max_tool_calls,
+                    "tool_limits": self.tool_limits.settings()} if self.tools else {})}
 
     def card_key(self) -> str | None:
-        return "codeforces_elo"
+        return "codeforces_elo_tools" if self.tools else "codeforces_elo"

@@ -1,0 +1,104 @@
+"""The agent loop for tools the harness executes itself (gpt-oss's built-in ``python``, or function tools).
+
+::
+
+    episode = await run_tool_loop(model, messages, {"python": kernel.run}, max_tool_calls=32)
+
+Call the model; while its output asks for tools, run each call, append the assistant turn and one tool message
+per call, and call the model again. It stops when the model answers without a tool call (``stop_reason``
+``"final"``, or ``"truncated"``/``"no_final"`` when that answer is unusable), or when the model asks for more than
+``max_tool_calls`` calls in the attempt (``"tool_limit"``: the extra calls are not run and the attempt has no final
+answer). A tool that raises is reported to the model as the call's output and the loop goes on; only exception
+types listed in ``fatal`` (infrastructure that makes the whole run meaningless) propagate.
+
+:func:`solve_with_python` is the with-tools mode of a single-turn task: a fresh sandboxed kernel per attempt,
+closed at the end whatever happens. Episode ``info`` gets ``tool_calls``, ``tool_seconds``, ``stop_reason``,
+``tool_errors`` and the kernel's ``tool_timeouts``/``tool_crashes``/``tool_kernel_starts``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from evals.python_tool import PythonKernel, PythonToolLimits, SandboxUnavailable
+from evals.task import Episode, ModelSession, assistant_message
+
+__all__ = ["DEFAULT_MAX_TOOL_CALLS", "ToolHandler", "ToolTransportError", "check_python_transport", "run_tool_loop",
+           "solve_with_python"]
+
+DEFAULT_MAX_TOOL_CALLS = 32
+ToolHandler = Callable[[str], Awaitable[str]]  # the call's raw arguments (python: the code) -> what the model reads
+
+
+class ToolTransportError(ValueError):
+    """The configured transport cannot carry the built-in python tool."""
+
+
+def check_python_transport(client: Any) -> None:
+    """Raise :class:`ToolTransportError` unless ``client`` renders the built-in python tool (harmony, python_tool)."""
+    transport = getattr(client, "transport", None)
+    if transport != "harmony":
+        raise ToolTransportError(
+            f"the with-tools suites give the model gpt-oss's built-in python tool, which only the token-level "
+            f"Harmony transport can declare; set client=harmony (configured transport: {transport!r})")
+    # a balancer over several endpoints (evals.balancer) holds one harmony client per endpoint
+    inner = [getattr(ep, "client", ep) for ep in getattr(client, "endpoints", None) or []] or [client]
+    if not (getattr(client, "python_tool", False) or all(getattr(c, "python_tool", False) for c in inner)):
+        raise ToolTransportError("the harmony client was built without python_tool=True, so the model would not "
+                                 "see the python tool in its system message")
+
+
+async def run_tool_loop(model: ModelSession, messages: list[dict[str, Any]], handlers: Mapping[str, ToolHandler], *,
+                        max_tool_calls: int = DEFAULT_MAX_TOOL_CALLS, function_tools: list[dict[str, Any]] | None = None,
+                        fatal: tuple[type[BaseException], ...] = ()) -> Episode:
+    """Run the model with tools until it answers or hits ``max_tool_calls``; see the module doc."""
+    transcript = list(messages)
+    n_calls = errors = 0
+    tool_seconds = 0.0
+    while True:
+        out = await model.generate(transcript, tools=function_tools)
+        transcript.append(assistant_message(out))
+        if not out.tool_calls:
+            stop = "final" if out.final is not None else ("truncated" if out.truncated else "no_final")
+            break
+        if n_calls + len(out.tool_calls) > max_tool_calls:
+            stop = "tool_limit"
+            break
+        for call in out.tool_calls:
+            n_calls += 1
+            handler = handlers.get(call.name)
+            started = time.perf_counter()
+            if handler is None:
+                errors += 1
+                result = f"[There is no tool named {call.name!r}; available: {', '.join(sorted(handlers)) or 'none'}.]"
+            else:
+                try:
+                    result = await handler(call.arguments)
+                except fatal:
+                    raise
+                except Exception as exc:  # a tool failure is the model's information, never the attempt's end
+                    errors += 1
+                    result = f"[The {call.name} tool failed: {type(exc).__name__}: {exc}]"
+            tool_seconds += time.perf_counter() - started
+            transcript.append({"role": "tool", "tool_call_id": call.id, "name": call.name, "content": result})
+    info: dict[str, Any] = {"tool_calls": n_calls, "tool_seconds": round(tool_seconds, 3), "stop_reason": stop,
+                            "tool_errors": errors, "max_tool_calls": max_tool_calls}
+    return Episode(transcript=transcript, output=out, info=info)
+
+
+async def solve_with_python(model: ModelSession, messages: list[dict[str, Any]], *, limits: PythonToolLimits,
+                            max_tool_calls: int = DEFAULT_MAX_TOOL_CALLS) -> Episode:
+    """One attempt with the built-in python tool: a fresh sandboxed kernel, the tool loop, the kernel closed."""
+    check_python_transport(model.client)
+    kernel = PythonKernel(limits)
+    try:
+        episode = await run_tool_loop(model, messages, {"python": kernel.run}, max_tool_calls=max_tool_calls,
+                                      fatal=(SandboxUnavailable,))
+    finally:
+        await kernel.close()
+    stats = kernel.stats
+    episode.info.update({"tool_timeouts": stats.timeouts, "tool_crashes": stats.crashes,
+                         "tool_kernel_starts": stats.starts})
+    return episode

@@ -1,0 +1,298 @@
+"""AIME with the built-in python tool: the tool loop, the with-tools suites, and a CLI run over the harmony wire."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from evals import sandbox
+from evals.clients import Sampling
+from evals.engine import episode_status
+from evals.sandbox import SandboxUnavailable
+from evals.task import ModelSession
+from evals.tool_loop import ToolTransportError, run_tool_loop
+from evals.types import Attempt, ModelOutput, Sample, ToolCall
+from tasks.aime import AimeTask
+from tests.conftest import FIXTURES, run_cli
+
+MINI = str(FIXTURES / "mini_aime.jsonl")
+
+try:
+    sandbox.check_available()
+    _NO_BWRAP = ""
+except SandboxUnavailable as e:  # pragma: no cover - depends on the machine
+    _NO_BWRAP = str(e)
+needs_bwrap = pytest.mark.skipif(bool(_NO_BWRAP), reason=f"bubblewrap sandbox unavailable: {_NO_BWRAP}")
+
+
+class FakeClient:
+    """A model in-process: ``script(messages)`` -> ModelOutput; looks like the harmony client with python on."""
+
+    def __init__(self, script: Callable[[list[dict[str, Any]]], ModelOutput], transport: str = "harmony",
+                 python_tool: bool = True) -> None:
+        self.script = script
+        self.transport = transport
+        self.python_tool = python_tool
+        self.requests: list[list[dict[str, Any]]] = []
+
+    async def generate(self, messages, *, effort, sampling, seed=None, tools=None) -> ModelOutput:
+        self.requests.append([dict(m) for m in messages])
+        return self.script(messages)
+
+
+def session(script, **kw) -> ModelSession:
+    return ModelSession(FakeClient(script, **kw), effort="low", sampling=Sampling(), seed=0)
+
+
+def py_call(code: str, n: int = 0) -> ModelOutput:
+    return ModelOutput(analysis="Let me compute.", tool_calls=[ToolCall(id=f"call_{n}", name="python", arguments=code)],
+                       finish_reason="stop")
+
+
+def tool_outputs(messages) -> list[str]:
+    return [m["content"] for m in messages if m["role"] == "tool"]
+
+
+def task(**kw) -> AimeTask:
+    return AimeTask("aime2025_tools", 2025, path=MINI, tools="python", **kw)
+
+
+def attempt_of(episode, sample_id: str = "p3") -> Attempt:
+    status, error = episode_status(episode)
+    return Attempt(key=f"{sample_id}#0", run_id="r", suite="aime2025_tools", sample_id=sample_id, repeat=0, seed=0,
+                   effort="low", model="m", transport="harmony", settings_hash="h", status=status,
+                   output=episode.output.to_dict(), transcript=episode.transcript, usage={}, n_calls=0,
+                   started_at=0, ended_at=0, latency_s=0, error=error, info=episode.info)
+
+
+@needs_bwrap
+def test_a_model_that_computes_with_the_tool_reaches_the_answer_and_keeps_state_between_calls():
+    def model(messages):
+        outs = tool_outputs(messages)
+        if not outs:
+            return py_call("x = pow(2, 10, 1000)")  # call 1 defines x ...
+        if len(outs) == 1:
+            return py_call("print(f'x = {x}')\nx", n=1)  # ... call 2 uses it
+        value = int(outs[-1].splitlines()[-1])
+        return ModelOutput(analysis="The kernel says so.", final=f"\\boxed{{{value}}}", finish_reason="stop")
+
+    t = task(tool_options={"timeout_s": 10, "memory_mb": 512})
+    sample = next(s for s in t.load() if s.id == "p3")
+    episode = asyncio.run(t.solve(sample, s := session(model)))
+    assert len(s.calls) == 3
+    assert tool_outputs(episode.transcript) == ["", "x = 24\n24\n"]
+    assert [m["role"] for m in episode.transcript] == ["user", "assistant", "tool", "assistant", "tool", "assistant"]
+    call_msg, tool_msg = episode.transcript[1], episode.transcript[2]
+    assert call_msg["tool_calls"][0]["name"] == "python" and call_msg["reasoning"] == "Let me compute."
+    assert tool_msg["name"] == "python" and tool_msg["tool_call_id"] == "call_0"
+    assert episode.info["tool_calls"] == 2 and episode.info["stop_reason"] == "final"
+    assert episode.info["tool_seconds"] > 0 and episode.info["tool_kernel_starts"] == 1
+    grade = t.grade(sample, attempt_of(episode))
+    assert grade.score == 1.0 and grade.answer == 24
+
+
+@needs_bwrap
+def test_a_model_that_loops_on_tool_calls_stops_at_the_limit_with_a_recorded_reason():
+    episode = asyncio.run(task(max_tool_calls=3).solve(Sample(id="p3", input="q", reference=24),
+                                                       s := session(lambda m: py_call("1 + 1"))))
+    assert len(s.calls) == 4  # three calls run, the fourth request is refused
+    assert tool_outputs(episode.transcript) == ["2\n"] * 3
+    assert episode.info["tool_calls"] == 3 and episode.info["stop_reason"] == "tool_limit"
+    attempt = attempt_of(episode)
+    assert attempt.status == "ok"  # the model's failure: graded, scored 0
+    grade = task().grade(Sample(id="p3", input="q", reference=24), attempt)
+    assert grade.score == 0.0 and "tool-call limit (3)" in grade.reason
+
+
+@needs_bwrap
+def test_timeouts_reach_the_model_as_tool_output():
+    def model(messages):
+        outs = tool_outputs(messages)
+        if not outs:
+            return py_call("while True:\n    pass")
+        return ModelOutput(final=f"seen: {outs[-1]}", finish_reason="stop")
+
+    t = task(tool_options={"timeout_s": 1})
+    episode = asyncio.run(t.solve(Sample(id="p3", input="q", reference=24), session(model)))
+    assert "timed out after 1 s" in episode.output.final
+    assert episode.info["tool_timeouts"] == 1 and episode.info["stop_reason"] == "final"
+
+
+def test_tool_failures_go_back_to_the_model_and_never_end_the_attempt():
+    async def broken(code: str) -> str:
+        raise RuntimeError("disk on fire")
+
+    def model(messages):
+        outs = tool_outputs(messages)
+        if not outs:
+            return py_call("print(1)")
+        if len(outs) == 1:
+            return ModelOutput(tool_calls=[ToolCall(id="c", name="browser", arguments="{}")])
+        return ModelOutput(final="\\boxed{1}", finish_reason="stop")
+
+    episode = asyncio.run(run_tool_loop(session(model), [{"role": "user", "content": "q"}], {"python": broken}))
+    outs = tool_outputs(episode.transcript)
+    assert outs[0] == "[The python tool failed: RuntimeError: disk on fire]"
+    assert "no tool named 'browser'" in outs[1]
+    assert episode.info["tool_errors"] == 2 and episode.info["stop_reason"] == "final"
+
+
+def test_the_with_tools_mode_needs_the_harmony_client_with_python_declared():
+    t = task()
+    sample = Sample(id="p3", input="q", reference=24)
+    with pytest.raises(ToolTransportError, match="client=harmony"):
+        asyncio.run(t.solve(sample, session(lambda m: py_call("1"), transport="chat")))
+    with pytest.raises(ToolTransportError, match="python_tool=True"):
+        asyncio.run(t.solve(sample, session(lambda m: py_call("1"), python_tool=False)))
+
+
+def test_suite_identity_plain_mode_unchanged():
+    plain = AimeTask("aime2025", 2025, path=MINI)
+    tools = task(max_tool_calls=8)
+    assert plain.card_key() == "aime2025" and not plain.needs_python_tool and "tools" not in plain.settings()
+    assert tools.card_key() == "aime2025_tools" and tools.needs_python_tool
+    assert tools.settings()["tools"] == "python" and tools.settings()["max_tool_calls"] == 8
+    assert AimeTask("aime2024_tools", 2024, path=MINI, tools="python").card_key() == "aime2024_tools"
+    with pytest.raises(ValueError, match="suite.tools"):
+        AimeTask("x", 2025, path=MINI, tools="browser")
+
+
+# -- the real console script over the harmony wire -------------------------------------------------------------
+
+_TOOL_RESULT = re.compile(r"<\|start\|>python to=assistant<\|channel\|>analysis<\|message\|>(.*?)<\|end\|>", re.S)
+# user-text fragment -> the two cells the scripted model sends; p5 never stops calling the tool
+_CELLS = {"3 \\times 7": ("a, b = 3, 7", "a * b"), "2^{10}": ("x = 2 ** 10", "x % 1000")}
+
+
+class _HarmonyModel(BaseHTTPRequestHandler):
+    """/v1/completions: decodes the rendered prompt and answers from the python results it holds."""
+
+    prompts: list[str] = []
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        from evals.harmony import encoding
+
+        enc = encoding()
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        prompt = enc.decode(body["prompt"])
+        type(self).prompts.append(prompt)
+        user = prompt.rsplit("<|start|>user<|message|>", 1)[-1].split("<|end|>", 1)[0]
+        results = _TOOL_RESULT.findall(prompt)
+        cells = next((c for k, c in _CELLS.items() if k in user), None)
+        if cells is None:
+            text = "<|channel|>analysis to=python code<|message|>print('again')<|call|>"
+        elif len(results) < len(cells):
+            text = (f"<|channel|>analysis<|message|>Compute step {len(results) + 1}.<|end|><|start|>assistant"
+                    f"<|channel|>analysis to=python code<|message|>{cells[len(results)]}<|call|>")
+        else:
+            text = f"<|channel|>analysis<|message|>Done.<|end|><|start|>assistant<|channel|>final<|message|>" \
+                   f"\\boxed{{{results[-1].strip()}}}<|return|>"
+        ids = enc.encode(text, allowed_special="all")[:-1]  # vLLM leaves the stop token out
+        data = json.dumps({"id": "cmpl", "object": "text_completion", "choices": [
+            {"index": 0, "text": enc.decode(ids), "token_ids": ids, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": len(body["prompt"]), "completion_tokens": len(ids)}}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:  # noqa: N802
+        data = b'{"version": "scripted-tools"}' if self.path == "/version" else b"ok"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@pytest.fixture
+def harmony_model():
+    _HarmonyModel.prompts = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _HarmonyModel)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    server.shutdown()
+    server.server_close()
+
+
+def _cli_args(base_url: str, root, *extra: str) -> list[str]:
+    return ["server=attach", f"server.base_url={base_url}", "suite=aime2025_tools", f"suite.path={MINI}",
+            "suite.ids=[p1,p3,p5]", f"paths.root={root}", "progress=false", "client.retry_wait_s=0.01",
+            "effort=low", "repeats=1", *extra]
+
+
+@needs_bwrap
+def test_cli_run_with_the_python_tool_over_harmony(harmony_model, tmp_path):
+    proc = run_cli(*_cli_args(harmony_model, tmp_path, "client=harmony", "suite.max_tool_calls=3"))
+    assert proc.returncode == 0, proc.stderr
+    run_dir = tmp_path / "default" / "gpt-oss-120b" / "aime2025_tools" / "low"
+    attempts = {a["sample_id"]: a for a in map(json.loads, (run_dir / "attempts.jsonl").read_text().splitlines())}
+    grades = {g["key"]: g for g in map(json.loads, (run_dir / "grades.jsonl").read_text().splitlines())}
+    assert {k: g["score"] for k, g in grades.items()} == {"p1#0": 1.0, "p3#0": 1.0, "p5#0": 0.0}
+    assert attempts["p3"]["info"]["tool_calls"] == 2 and attempts["p3"]["info"]["stop_reason"] == "final"
+    assert [m["content"] for m in attempts["p3"]["transcript"] if m["role"] == "tool"] == ["", "24\n"]
+    assert attempts["p5"]["info"]["stop_reason"] == "tool_limit" and attempts["p5"]["info"]["tool_calls"] == 3
+    assert "tool-call limit" in grades["p5#0"]["reason"]
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["card_key"] == "aime2025_tools" and manifest["settings"]["task"]["tools"] == "python"
+    prompts = _HarmonyModel.prompts
+    assert all("# Tools\n\n## python" in p for p in prompts)  # declared as the built-in tool, every call
+    later = next(p for p in prompts if "x = 2 ** 10" in p)
+    assert "<|start|>assistant to=python<|channel|>analysis<|message|>x = 2 ** 10<|call|>" in later
+    assert "<|start|>python to=assistant<|channel|>analysis<|message|>" in later
+
+
+def test_cli_refuses_the_with_tools_suite_on_another_transport(tmp_path):
+    proc = run_cli(*_cli_args("http://127.0.0.1:9/v1", tmp_path, "client=chat"))
+    assert proc.returncode == 2
+    assert "client=harmony" in proc.stderr and "python tool" in proc.stderr
+
+
+@needs_bwrap
+def test_codeforces_has_the_same_with_tools_switch():
+    from tasks.codeforces.task import CodeforcesTask
+
+    plain, tools = CodeforcesTask(path="unused"), CodeforcesTask(path="unused", tools="python", max_tool_calls=2)
+    assert plain.card_key() == "codeforces_elo" and not plain.needs_python_tool
+    assert tools.card_key() == "codeforces_elo_tools" and tools.needs_python_tool
+
+    def model(messages):
+        outs = tool_outputs(messages)
+        if not outs:
+            return py_call("print(sum(map(int, '2 3'.split())))")
+        return ModelOutput(final=f"Checked: {outs[-1].strip()}\n```python\nprint(sum(map(int, input().split())))\n```",
+                           finish_reason="stop")
+
+    sample = Sample(id="1A", input="Add two numbers.", metadata={"rating": 800, "contest": "1"})
+    episode = asyncio.run(tools.solve(sample, session(model)))
+    assert episode.output.final.startswith("Checked: 5")
+    assert episode.info["tool_calls"] == 1 and episode.info["rating"] == 800 and episode.info["language"] == "cpp"
+
+
+def test_the_transport_check_sees_through_a_balancer_over_several_endpoints():
+    from evals.tool_loop import check_python_transport
+
+    class Endpoint:
+        def __init__(self, on: bool) -> None:
+            self.client = FakeClient(lambda m: ModelOutput(), python_tool=on)
+
+    class Balanced:
+        transport = "harmony"
+
+        def __init__(self, *flags: bool) -> None:
+            self.endpoints = [Endpoint(f) for f in flags]
+
+    check_python_transport(Balanced(True, True))
+    with pytest.raises(ToolTransportError):
+        check_python_transport(Balanced(True, False))
