@@ -29,43 +29,58 @@ class StoreError(Exception):
 
 
 def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    """Complete JSON lines of a file; a torn last line (no newline or bad JSON) is skipped."""
+    """Complete JSON lines of a file; a torn last line (a crash mid-write) is skipped.
+
+    A broken line anywhere else is not a crash artefact but damage: StoreError names the line, so nothing
+    is silently regenerated or overwritten.
+    """
     if not path.exists():
         return
     with open(path, "rb") as fh:
-        for raw in fh:
+        pending: tuple[int, bytes] | None = None
+        for number, raw in enumerate(fh, 1):
+            if pending is not None:
+                raise StoreError(f"{path}:{pending[0]} is not valid JSON ({pending[1][:80]!r}...); the store is "
+                                 f"damaged: repair or delete that line, then rerun")
             if not raw.endswith(b"\n"):
                 return  # torn by a crash mid-write
             try:
                 yield json.loads(raw)
             except json.JSONDecodeError:
-                continue
+                pending = (number, raw)  # fine only if it turns out to be the last line
+
+
+def _last_line_start(fh: Any, end: int) -> int:
+    """Offset where the line ending at ``end`` begins (scanning back in blocks; lines can be megabytes)."""
+    pos = end
+    while pos > 0:
+        start = max(0, pos - (1 << 20))
+        fh.seek(start)
+        idx = fh.read(pos - start).rfind(b"\n")
+        if idx >= 0:
+            return start + idx + 1
+        pos = start
+    return 0
 
 
 def _drop_torn_tail(path: Path) -> int:
-    """Cut an unterminated last line so appends start on a fresh line; returns bytes dropped."""
+    """Cut a last line that a crash left unterminated or unparsable, so appends start clean; returns bytes cut."""
     if not path.exists() or path.stat().st_size == 0:
         return 0
     with open(path, "rb+") as fh:
         size = fh.seek(0, os.SEEK_END)
-        fh.seek(max(0, size - 1))
-        if fh.read(1) == b"\n":
-            return 0
-        # scan back for the last newline
-        pos, chunk = size, 65536
-        while pos > 0:
-            start = max(0, pos - chunk)
+        fh.seek(size - 1)
+        terminated = fh.read(1) == b"\n"
+        start = _last_line_start(fh, size - 1 if terminated else size)
+        if terminated:
             fh.seek(start)
-            block = fh.read(pos - start)
-            idx = block.rfind(b"\n")
-            if idx >= 0:
-                cut = start + idx + 1
-                break
-            pos = start
-        else:
-            cut = 0
-        fh.truncate(cut)
-        return size - cut
+            try:
+                json.loads(fh.read(size - start))
+                return 0
+            except json.JSONDecodeError:
+                pass
+        fh.truncate(start)
+        return size - start
 
 
 class RunStore:

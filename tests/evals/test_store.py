@@ -51,3 +51,48 @@ def test_corrupt_manifest_is_a_clear_error(tmp_path):
     (tmp_path / "manifest.json").write_text("{not json")
     with pytest.raises(StoreError, match="not valid JSON"):
         RunStore(tmp_path).read_manifest()
+
+
+def test_a_damaged_line_in_the_middle_is_a_clear_error_not_a_silent_skip(tmp_path):
+    store = RunStore(tmp_path)
+    for i in range(3):
+        store.append(_attempt(i), Grade(key=f"s{i}#0", score=1.0))
+    store.close()
+    lines = store.attempts_path.read_text().splitlines()
+    lines[1] = lines[1][:40] + "#garbage#" + lines[1][40:]
+    store.attempts_path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(StoreError, match=r"attempts.jsonl:2 is not valid JSON"):
+        store.attempts()
+
+
+def test_a_broken_complete_last_line_is_dropped_like_a_torn_one(tmp_path):
+    store = RunStore(tmp_path)
+    store.append(_attempt(0), Grade(key="s0#0", score=1.0))
+    store.close()
+    with open(store.attempts_path, "a") as fh:
+        fh.write('{"key": "s1#0", "bro\n')
+    assert list(store.attempts()) == ["s0#0"]
+
+
+def test_resume_after_a_broken_last_line_keeps_the_store_readable(tmp_path):
+    store = RunStore(tmp_path)
+    store.append(_attempt(0), Grade(key="s0#0", score=1.0))
+    store.close()
+    with open(store.attempts_path, "a") as fh:
+        fh.write('{"key": "s1#0", "bro\n')
+    store.open_for_append()
+    store.append(_attempt(1), Grade(key="s1#0", score=1.0))
+    store.close()
+    assert sorted(store.attempts()) == ["s0#0", "s1#0"]
+
+
+def test_a_torn_multi_megabyte_line_is_cut_at_its_start(tmp_path):
+    store = RunStore(tmp_path)
+    store.append(_attempt(0), Grade(key="s0#0", score=1.0))
+    store.close()
+    with open(store.attempts_path, "a") as fh:
+        fh.write('{"key": "s1#0", "transcript": "' + "x" * (3 << 20))  # killed while writing a huge line
+    store.open_for_append()
+    store.append(_attempt(1), Grade(key="s1#0", score=1.0))
+    store.close()
+    assert sorted(store.attempts()) == ["s0#0", "s1#0"]
