@@ -7,20 +7,27 @@
 
 A client knows nothing of benchmarks. Connection failures, timeouts, 429 and 5xx are retried with backoff;
 once retries are spent a :class:`ServerUnavailable` ends the run (the attempt is not recorded, so a rerun
-redoes it). Other 4xx answers are the request's fault and come back as :class:`RequestRejected`.
+redoes it). Other 4xx answers are the request's fault and come back as :class:`RequestRejected`. A reply that
+stays unreadable (garbage, a stream cut mid-way) on every try while the server still answers ``/health`` is
+this request's fault too: :class:`RequestFailed`, recorded as an error attempt, and the run goes on.
+
+Streaming (``stream=True``; chat, harmony and responses): the reply is read as server-sent events and timed:
+time to first token (``ttft_s``), time per output token after the first (``tpot_s``) and inter-token latency
+percentiles over the gaps between content chunks (``itl_p50_s`` / ``itl_p95_s``), kept in
+``ModelOutput.timing``. A stream that ends without its final event is a :class:`StreamCut` (retried).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import random
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
 from evals import harmony
 from evals.types import ModelOutput, ToolCall
@@ -38,6 +45,138 @@ class RequestRejected(Exception):
     """The server refused this request (4xx); retrying will not help."""
 
 
+class BadResponse(TransientError):
+    """The server answered, but not with a readable reply (garbage body, a stream cut mid-way)."""
+
+
+class StreamCut(BadResponse):
+    """A streamed reply stopped before its final event."""
+
+
+class RequestFailed(Exception):
+    """Every try of this request got an unreadable reply while the server stayed healthy: the request's fault."""
+
+
+class EndpointDown(ServerUnavailable):
+    """The endpoint was taken out of service (by a balancer) while this request was waiting to retry."""
+
+
+class EndpointHealth:
+    """Failure bookkeeping of one endpoint, shared by every request to it.
+
+    ``down_after`` consecutive connection failures (refused, reset, disconnected) mark the endpoint down;
+    ``None`` (a lone client) never does, so a single server keeps the plain retry-then-stop behaviour.
+    Requests waiting out a backoff wake up at once when the endpoint goes down.
+    """
+
+    def __init__(self, down_after: int | None = None) -> None:
+        self.down_after = down_after
+        self.down = False
+        self.reason: str | None = None
+        self.consecutive_conn_failures = 0
+        self._event: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _ev(self) -> asyncio.Event:
+        # one Event per event loop: a client may serve several asyncio.run() calls (aclose between them)
+        loop = asyncio.get_running_loop()
+        if self._event is None or self._loop is not loop:
+            self._event, self._loop = asyncio.Event(), loop
+            if self.down:
+                self._event.set()
+        return self._event
+
+    def success(self) -> None:
+        self.consecutive_conn_failures = 0
+
+    def failure(self, exc: Exception) -> None:
+        if not getattr(exc, "connection", False):
+            return
+        self.consecutive_conn_failures += 1
+        if self.down_after is not None and self.consecutive_conn_failures >= self.down_after:
+            self.mark_down(f"{self.consecutive_conn_failures} connection failures in a row: {exc}")
+
+    def mark_down(self, reason: str) -> None:
+        if not self.down:
+            self.down, self.reason = True, reason
+            if self._event is not None:
+                self._event.set()
+
+    def mark_up(self) -> None:
+        self.down, self.reason, self.consecutive_conn_failures = False, None, 0
+        if self._event is not None:
+            self._event.clear()
+
+    async def sleep(self, seconds: float) -> bool:
+        """Sleep ``seconds`` unless the endpoint goes down first; True if it did."""
+        if self.down:
+            return True
+        try:
+            await asyncio.wait_for(self._ev().wait(), timeout=seconds)
+        except asyncio.TimeoutError:
+            return self.down
+        return True
+
+
+_CONNECTION_ERRORS = (aiohttp.ClientConnectorError, aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
+
+
+def _transient(exc: BaseException) -> TransientError:
+    err = TransientError(f"{type(exc).__name__}: {exc}")
+    err.connection = isinstance(exc, _CONNECTION_ERRORS)  # type: ignore[attr-defined]
+    return err
+
+
+class StreamTimer:
+    """Arrival times of the content chunks of one streamed reply."""
+
+    __slots__ = ("t0", "first", "last", "gaps", "chunks")
+
+    def __init__(self) -> None:
+        self.t0 = time.perf_counter()
+        self.first: float | None = None
+        self.last: float | None = None
+        self.gaps: list[float] = []
+        self.chunks = 0
+
+    def tick(self) -> None:
+        now = time.perf_counter()
+        if self.first is None:
+            self.first = now
+        else:
+            self.gaps.append(now - self.last)  # type: ignore[operator]
+        self.last = now
+        self.chunks += 1
+
+    def summary(self, completion_tokens: int) -> dict[str, Any]:
+        if self.first is None:
+            return {"ttft_s": None, "tpot_s": None, "itl_p50_s": None, "itl_p95_s": None, "chunks": 0}
+        decode = (self.last or self.first) - self.first
+        gaps = sorted(self.gaps)
+        return {"ttft_s": self.first - self.t0,
+                "tpot_s": decode / (completion_tokens - 1) if completion_tokens > 1 else None,
+                "itl_p50_s": _quantile(gaps, 0.50), "itl_p95_s": _quantile(gaps, 0.95), "chunks": self.chunks}
+
+
+def _quantile(sorted_values: list[float], q: float) -> float | None:
+    """Linear-interpolated quantile (numpy's default) of an already sorted list, without numpy's overhead."""
+    if not sorted_values:
+        return None
+    pos = q * (len(sorted_values) - 1)
+    lo = int(pos)
+    hi = min(lo + 1, len(sorted_values) - 1)
+    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
+
+
+async def _sse_events(resp: aiohttp.ClientResponse):
+    """``data:`` payloads of a server-sent event stream (``[DONE]`` included, as the string)."""
+    async for raw in resp.content:
+        if raw.startswith(b"data:"):
+            payload = raw[5:].strip()
+            if payload:
+                yield payload
+
+
 @dataclass
 class Sampling:
     temperature: float = 1.0
@@ -50,7 +189,8 @@ class ModelClient(ABC):
 
     def __init__(self, base_url: str, model: str, *, max_model_len: int | None = None, api_key: str = "EMPTY",
                  timeout_s: float = 3600.0, max_retries: int = 5, retry_wait_s: float = 1.0,
-                 max_connections: int = 256, start_date: str = harmony.DEFAULT_START_DATE) -> None:
+                 max_connections: int = 256, start_date: str = harmony.DEFAULT_START_DATE,
+                 stream: bool = False) -> None:
         self.base_url = base_url.rstrip("/")
         if not self.base_url.endswith("/v1"):
             self.base_url += "/v1"
@@ -61,6 +201,8 @@ class ModelClient(ABC):
         self.start_date = start_date
         self.timeout_s = timeout_s
         self.max_connections = max_connections
+        self.stream = stream
+        self.health = EndpointHealth()
         self._headers = {"Authorization": f"Bearer {api_key}"}
         # aiohttp rather than httpx: httpx's pool costs O(connections) CPU per request at high concurrency.
         self._http: aiohttp.ClientSession | None = None
@@ -79,28 +221,60 @@ class ModelClient(ABC):
             await self._http.close()
             self._http = None
 
-    async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(self.max_retries + 1),
-            wait=wait_exponential_jitter(initial=self.retry_wait_s, max=60.0),
-            retry=retry_if_exception_type(TransientError),
-            reraise=True,
-        )
-        try:
-            async for attempt in retrying:
-                with attempt:
-                    return await self._post_once(path, body)
-        except TransientError as exc:
-            raise ServerUnavailable(f"{self.base_url}{path}: {exc} (after {self.max_retries} retries)") from exc
-        raise AssertionError("unreachable")
+    @property
+    def root_url(self) -> str:
+        return self.base_url.removesuffix("/v1")
 
-    async def _post_once(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    async def healthy(self, timeout_s: float = 5.0) -> bool:
+        """Does the server answer ``GET /health`` with 200 (any other OpenAI-compatible root: ``/v1/models``)?"""
+        for url in (self.root_url + "/health", self.base_url + "/models"):
+            try:
+                async with self._session().get(url, timeout=aiohttp.ClientTimeout(total=timeout_s)) as resp:
+                    if resp.status == 200:
+                        return True
+            except (aiohttp.ClientError, asyncio.TimeoutError):
+                return False
+        return False
+
+    def _backoff(self, n: int) -> float:
+        # exponential with up to 1 s of jitter, capped at 60 s (tenacity's wait_exponential_jitter)
+        return min(self.retry_wait_s * 2 ** n + random.uniform(0, min(1.0, self.retry_wait_s)), 60.0)
+
+    async def _post(self, path: str, body: dict[str, Any], handler: Any = None) -> Any:
+        """POST with bounded retries. ``handler(resp)`` reads a streamed reply; without it the JSON body is returned."""
+        last: TransientError | None = None
+        for n in range(self.max_retries + 1):
+            if self.health.down:
+                raise EndpointDown(f"{self.base_url}: taken out of service ({self.health.reason})")
+            try:
+                result = await self._post_once(path, body, handler)
+            except TransientError as exc:
+                last = exc
+                self.health.failure(exc)
+                if n < self.max_retries and await self.health.sleep(self._backoff(n)):
+                    raise EndpointDown(f"{self.base_url}: taken out of service ({self.health.reason})") from exc
+                continue
+            self.health.success()
+            return result
+        assert last is not None
+        if isinstance(last, BadResponse) and await self.healthy():
+            raise RequestFailed(f"{self.base_url}{path}: {last} (on every one of {self.max_retries + 1} tries, "
+                                f"while the server answered /health)") from last
+        raise ServerUnavailable(f"{self.base_url}{path}: {last} (after {self.max_retries} retries)") from last
+
+    async def _post_once(self, path: str, body: dict[str, Any], handler: Any = None) -> Any:
         try:
             async with self._session().post(self.base_url + path, json=body) as resp:
                 status = resp.status
+                if handler is not None and status == 200:
+                    return await handler(resp)
                 raw = await resp.read()
+        except TransientError:
+            raise
+        except aiohttp.ClientPayloadError as exc:
+            raise StreamCut(f"reply cut mid-way: {exc}") from exc
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            raise TransientError(f"{type(exc).__name__}: {exc}") from exc
+            raise _transient(exc) from exc
         if status == 429 or status >= 500:
             raise TransientError(f"HTTP {status}: {raw[:300].decode('utf-8', 'replace')}")
         if status >= 400:
@@ -109,10 +283,42 @@ class ModelClient(ABC):
             data = json.loads(raw)
         except ValueError as exc:
             # A proxy or a dying server can answer 200 with garbage: worth another try.
-            raise TransientError(f"response is not JSON: {raw[:200]!r}") from exc
+            raise BadResponse(f"response is not JSON: {raw[:200]!r}") from exc
         if not isinstance(data, dict):
-            raise TransientError(f"response is not a JSON object: {str(data)[:200]!r}")
+            raise BadResponse(f"response is not a JSON object: {str(data)[:200]!r}")
         return data
+
+    async def _stream(self, path: str, body: dict[str, Any], on_chunk: Any) -> tuple[StreamTimer, dict[str, Any]]:
+        """POST a streamed request; ``on_chunk(chunk, timer) -> bool`` sees every event (True: the final one).
+
+        Returns the timer of the try that succeeded and the last chunk with ``usage``.
+        """
+        async def handler(resp: aiohttp.ClientResponse) -> tuple[StreamTimer, dict[str, Any]]:
+            if resp.content_type != "text/event-stream":
+                raw = await resp.read()
+                raise BadResponse(f"reply is not an event stream ({resp.content_type}): {raw[:200]!r}")
+            timer = StreamTimer()
+            finished, done, usage_chunk = False, False, {}
+            async for payload in _sse_events(resp):
+                if payload == b"[DONE]":
+                    done = True
+                    break
+                try:
+                    chunk = json.loads(payload)
+                except ValueError as exc:
+                    raise BadResponse(f"stream event is not JSON: {payload[:200]!r}") from exc
+                if not isinstance(chunk, dict):
+                    raise BadResponse(f"stream event is not a JSON object: {payload[:200]!r}")
+                if chunk.get("usage"):
+                    usage_chunk = chunk
+                if on_chunk(chunk, timer):
+                    finished = True
+            if not finished:
+                raise StreamCut(f"stream ended after {timer.chunks} chunks without a finish "
+                                f"({'[DONE] seen' if done else 'no [DONE]'})")
+            return timer, usage_chunk
+
+        return await self._post(path, body, handler)
 
     async def generate(self, messages: list[dict[str, Any]], *, effort: str, sampling: Sampling,
                        seed: int | None = None, tools: list[dict[str, Any]] | None = None) -> ModelOutput:
@@ -120,6 +326,14 @@ class ModelClient(ABC):
         out = await self._generate(messages, effort=effort, sampling=sampling, seed=seed, tools=tools)
         out.latency_s = time.perf_counter() - started
         out.transport = self.transport
+        return out
+
+    @staticmethod
+    def _timed(out: ModelOutput, timer: StreamTimer) -> ModelOutput:
+        """Attach the stream's timings (``ModelOutput.timing``; ``ttft_s`` also in its own field)."""
+        timing = timer.summary(out.usage.completion_tokens)
+        out.ttft_s = timing["ttft_s"]
+        out.timing = timing
         return out
 
     @abstractmethod
@@ -168,6 +382,8 @@ class ChatCompletionsClient(ModelClient):
                 **_sampling_fields(sampling, seed)}
         if tools:
             body["tools"] = tools
+        if self.stream:
+            return await self._generate_streamed(body)
         data = await self._post("/chat/completions", body)
         try:
             choice = data["choices"][0]
@@ -184,6 +400,53 @@ class ChatCompletionsClient(ModelClient):
         return ModelOutput(analysis=analysis, final=content if content else None, tool_calls=calls,
                            finish_reason=choice.get("finish_reason"),
                            usage=harmony.usage_with_reasoning(data.get("usage"), analysis))
+
+
+    async def _generate_streamed(self, body: dict[str, Any]) -> ModelOutput:
+        body = {**body, "stream": True, "stream_options": {"include_usage": True}}
+        state: dict[str, Any] = {}
+
+        def on_chunk(chunk: dict[str, Any], timer: StreamTimer) -> bool:
+            choices = chunk.get("choices") or []
+            if not choices:
+                return False
+            choice = choices[0]
+            delta = choice.get("delta") or {}
+            got = False
+            reasoning = delta.get("reasoning") or delta.get("reasoning_content")
+            if reasoning:
+                state.setdefault("analysis", []).append(reasoning)
+                got = True
+            if delta.get("content"):
+                state.setdefault("final", []).append(delta["content"])
+                got = True
+            for call in delta.get("tool_calls") or []:
+                slot = state.setdefault("calls", {}).setdefault(call.get("index", 0), {"id": None, "name": "",
+                                                                                        "arguments": []})
+                slot["id"] = slot["id"] or call.get("id")
+                fn = call.get("function") or {}
+                slot["name"] += fn.get("name") or ""
+                if fn.get("arguments"):
+                    slot["arguments"].append(fn["arguments"])
+                got = True
+            if got:
+                timer.tick()
+            if choice.get("finish_reason"):
+                state["finish_reason"] = choice["finish_reason"]
+                return True
+            return False
+
+        timer, usage_chunk = await self._stream("/chat/completions", body, on_chunk)
+        analysis = "".join(state.get("analysis", []))
+        final = "".join(state.get("final", []))
+        calls = [ToolCall(id=c["id"] or f"call_{i}", name=c["name"], arguments="".join(c["arguments"]))
+                 for i, c in sorted(state.get("calls", {}).items())]
+        usage = harmony.usage_with_reasoning(usage_chunk.get("usage"), analysis)
+        if not usage.completion_tokens:
+            usage.completion_tokens = timer.chunks
+        out = ModelOutput(analysis=analysis, final=final or None, tool_calls=calls,
+                          finish_reason=state.get("finish_reason"), usage=usage)
+        return self._timed(out, timer)
 
 
 class ResponsesClient(ModelClient):
@@ -219,7 +482,24 @@ class ResponsesClient(ModelClient):
             body["instructions"] = instructions
         if tools:
             body["tools"] = [{"type": "function", **t.get("function", t)} for t in tools]
-        data = await self._post("/responses", body)
+        if self.stream:
+            final_event: dict[str, Any] = {}
+
+            def on_event(event: dict[str, Any], timer: StreamTimer) -> bool:
+                kind = event.get("type") or ""
+                if kind.endswith(".delta"):
+                    timer.tick()
+                elif kind in ("response.completed", "response.incomplete", "response.failed"):
+                    final_event.update(event.get("response") or {})
+                    return True
+                return False
+
+            timer, _ = await self._stream("/responses", {**body, "stream": True}, on_event)
+            return self._timed(self._parse(final_event), timer)
+        return self._parse(await self._post("/responses", body))
+
+    @staticmethod
+    def _parse(data: dict[str, Any]) -> ModelOutput:
         if not isinstance(data.get("output"), list):
             return _malformed(f"no output items in response: {json.dumps(data)[:300]}")
         analysis, finals, calls = [], [], []
@@ -261,6 +541,8 @@ class HarmonyCompletionsClient(ModelClient):
             if not self.max_model_len:
                 raise ValueError("the harmony transport needs sampling.max_tokens or model.max_model_len")
             body["max_tokens"] = max(1, self.max_model_len - len(prompt))
+        if self.stream:
+            return await self._generate_streamed(body, prompt)
         data = await self._post("/completions", body)
         try:
             choice = data["choices"][0]
@@ -276,6 +558,40 @@ class HarmonyCompletionsClient(ModelClient):
         if not out.usage.prompt_tokens:
             out.usage.prompt_tokens = len(prompt)
         return out
+
+
+    async def _generate_streamed(self, body: dict[str, Any], prompt: list[int]) -> ModelOutput:
+        body = {**body, "stream": True, "stream_options": {"include_usage": True}}
+        state: dict[str, Any] = {"ids": [], "text": [], "finish_reason": None, "has_ids": False}
+
+        def on_chunk(chunk: dict[str, Any], timer: StreamTimer) -> bool:
+            choices = chunk.get("choices") or []
+            if not choices:
+                return False
+            choice = choices[0]
+            ids = choice.get("token_ids")
+            if ids:
+                state["ids"].extend(ids)
+                state["has_ids"] = True
+            if choice.get("text"):
+                state["text"].append(choice["text"])
+            if ids or choice.get("text"):
+                timer.tick()
+            if choice.get("finish_reason"):
+                state["finish_reason"] = choice["finish_reason"]
+                return True
+            return False
+
+        timer, usage_chunk = await self._stream("/completions", body, on_chunk)
+        out = harmony.parse_completion_tokens(state["ids"]) if state["has_ids"] else \
+            harmony.output_from_text("".join(state["text"]))
+        out.finish_reason = state["finish_reason"]
+        out.usage = harmony.usage_with_reasoning(usage_chunk.get("usage"), out.analysis)
+        if not out.usage.prompt_tokens:
+            out.usage.prompt_tokens = len(prompt)
+        if not out.usage.completion_tokens:
+            out.usage.completion_tokens = len(state["ids"]) or timer.chunks
+        return self._timed(out, timer)
 
 
 TRANSPORTS: dict[str, type[ModelClient]] = {

@@ -28,22 +28,25 @@ class StoreError(Exception):
     pass
 
 
-def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+def read_jsonl(path: Path, strict: bool = True) -> Iterator[dict[str, Any]]:
     """Complete JSON lines of a file; a torn last line (a crash mid-write) is skipped.
 
-    A broken line anywhere else is not a crash artefact but damage: StoreError names the line, so nothing
-    is silently regenerated or overwritten.
+    A broken line anywhere else is not a crash artefact but damage: StoreError names the line, so a run
+    does not silently regenerate or overwrite anything. Readers that write nothing (reports) pass
+    ``strict=False`` to skip such lines instead.
     """
     if not path.exists():
         return
     with open(path, "rb") as fh:
         pending: tuple[int, bytes] | None = None
         for number, raw in enumerate(fh, 1):
-            if pending is not None:
+            if pending is not None and strict:
                 raise StoreError(f"{path}:{pending[0]} is not valid JSON ({pending[1][:80]!r}...); the store is "
                                  f"damaged: repair or delete that line, then rerun")
             if not raw.endswith(b"\n"):
                 return  # torn by a crash mid-write
+            if not raw.strip():
+                continue
             try:
                 yield json.loads(raw)
             except json.JSONDecodeError:
@@ -129,12 +132,12 @@ class RunStore:
         self.write_manifest(manifest)
 
     # -- records ------------------------------------------------------------------------------
-    def attempts(self) -> dict[str, Attempt]:
+    def attempts(self, strict: bool = True) -> dict[str, Attempt]:
         """Stored attempts by key (a later line for the same key wins)."""
-        return {d["key"]: Attempt.from_dict(d) for d in read_jsonl(self.attempts_path)}
+        return {d["key"]: Attempt.from_dict(d) for d in read_jsonl(self.attempts_path, strict)}
 
-    def grades(self) -> dict[str, Grade]:
-        return {d["key"]: Grade(**d) for d in read_jsonl(self.grades_path)}
+    def grades(self, strict: bool = True) -> dict[str, Grade]:
+        return {d["key"]: Grade(**d) for d in read_jsonl(self.grades_path, strict)}
 
     def open_for_append(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)

@@ -63,6 +63,7 @@ class ModelOutput:
     usage: Usage = field(default_factory=Usage)
     latency_s: float = 0.0
     ttft_s: float | None = None
+    timing: dict[str, Any] | None = None  # streaming: ttft / tpot / itl of this call
     transport: str = ""
     parse_error: str | None = None
 

@@ -25,7 +25,7 @@ import jinja2
 
 from evals.store import ATTEMPTS, GRADES
 from reports.cost import PRICE_SOURCE, RunCost, recorded_gpu, run_cost
-from reports.summary import RunData, collect_runs, effort_check, write_tables
+from reports.summary import RunData, collect_runs, effort_check, suite_sections, write_tables
 
 DEFAULT_TRANSCRIPTS = 100  # attempts per run embedded in the viewer
 DEFAULT_MAX_CHARS = 12_000  # per text field (analysis, final, tool output...)
@@ -283,7 +283,7 @@ def write_full_report(roots: Sequence[str | Path], out_dir: str | Path, *, forma
     rows = [row for _, row in pairs]
     result: dict[str, Any] = {"rows": rows, "effort_check": effort_check(rows)}
     if "md" in formats:
-        result.update(write_tables(rows, out))
+        result.update(write_tables(rows, out, suite_sections(list(roots))))
     if "html" in formats:
         from reports.plots import write_plots
 

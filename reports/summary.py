@@ -70,10 +70,10 @@ def _with_timing(frame: pd.DataFrame, timing: list[tuple]) -> pd.DataFrame:
 
 
 def _load_frame_plain(store: RunStore) -> pd.DataFrame:
-    grades = store.grades()
+    grades = store.grades(strict=False)
     rows = []
     timing = []
-    for a in store.attempts().values():
+    for a in store.attempts(strict=False).values():
         timing.append(_timing_row(a))
         g = grades.get(a.key)
         rows.append({
@@ -340,12 +340,12 @@ def to_markdown(rows: list[dict[str, Any]], checks: list[str]) -> str:
                   "Streamed attempts only for TTFT / TPOT / ITL (`client.stream=true`; `-` otherwise). TTFT: time to "
                   "first token; TPOT: time per output token after the first; ITL p95: a typical attempt's 95th "
                   "percentile gap between streamed chunks. Requests/s and output tokens/s over the run's wall time.",
-                  "", "| suite | effort | transport | streamed | TTFT p50 / p95 ms | TPOT p50 ms | ITL p95 ms | "
-                  "requests/s | output tok/s |", "|---|---|---|---|---|---|---|---|---|"]
+                  "", "| suite / effort | transport | streamed | TTFT p50 / p95 ms | TPOT p50 ms | ITL p95 ms | "
+                  "requests/s | output tok/s |", "|---|---|---|---|---|---|---|---|"]
         for r in timed:
             ms = {k: (r.get(k) * 1000 if isinstance(r.get(k), float) else r.get(k))
                   for k in ("ttft_p50_s", "ttft_p95_s", "tpot_p50_s", "itl_p95_s")}
-            lines.append(f"| {r['suite']} | {r['effort']} | {r['transport']} | {r.get('streamed', 0)} | "
+            lines.append(f"| {r['suite']} / {r['effort']} | {r['transport']} | {r.get('streamed', 0)} | "
                          f"{_fmt(ms['ttft_p50_s'], 0)} / {_fmt(ms['ttft_p95_s'], 0)} | {_fmt(ms['tpot_p50_s'], 1)} | "
                          f"{_fmt(ms['itl_p95_s'], 1)} | {_fmt(r.get('requests_per_s'), 2)} | "
                          f"{_fmt(r.get('output_tokens_per_s'), 0)} |")
@@ -376,13 +376,13 @@ def collect_rows(roots: list[str | Path]) -> list[dict[str, Any]]:
     return [row for _, row in collect_runs(roots)]
 
 
-def write_tables(rows: list[dict[str, Any]], out_dir: str | Path) -> dict[str, Any]:
-    """report.md and summary.csv from summary rows (what ``write_reports`` writes)."""
+def write_tables(rows: list[dict[str, Any]], out_dir: str | Path, sections: str = "") -> dict[str, Any]:
+    """report.md (plus suite-specific ``sections``) and summary.csv from summary rows."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     checks = effort_check(rows)
     md = out / "report.md"
-    md.write_text(to_markdown(rows, checks))
+    md.write_text(to_markdown(rows, checks) + ("\n" + sections if sections else ""))
     csv = out / "summary.csv"
     pd.DataFrame(rows).to_csv(csv, index=False)
     return {"markdown": md, "csv": csv, "rows": rows, "effort_check": checks}
@@ -402,9 +402,4 @@ def write_reports(roots: list[str | Path], out_dir: str | Path) -> dict[str, Any
     rows = collect_rows(roots)
     if not rows:
         raise FileNotFoundError(f"no runs (manifest.json) under {', '.join(map(str, roots))}")
-    paths = write_tables(rows, out_dir)
-    extra = suite_sections(roots)
-    if extra:
-        with open(paths["markdown"], "a") as fh:
-            fh.write("\n" + extra)
-    return paths
+    return write_tables(rows, out_dir, suite_sections(roots))

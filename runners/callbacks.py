@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 from typing import Any
@@ -10,14 +11,13 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from runners import serving
-from runners.vllm_server import VllmServer
 
 log = logging.getLogger(__name__)
 
 
 class SharedServer(Callback):
     def __init__(self) -> None:
-        self.server: VllmServer | None = None
+        self._servers: contextlib.ExitStack | None = None
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         from runners.cli import register_resolvers
@@ -26,21 +26,21 @@ class SharedServer(Callback):
         if config.get("action", "run") != "run" or config.server.mode != "spawn":
             return
         sweep_dir = Path(config.hydra.sweep.dir)
-        self.server = VllmServer(serving.server_config(config, sweep_dir))
-        log.info("starting one vLLM server for the sweep (log: %s)", sweep_dir / "server.log")
-        self.server.__enter__()
-        serving.set_shared(self.server, str(config.model.path))
+        log.info("starting the sweep's vLLM server(s) (log: %s)", sweep_dir / "server*.log")
+        self._servers = contextlib.ExitStack()
+        servers = self._servers.enter_context(serving.started(serving.replica_configs(config, sweep_dir)))
+        serving.set_shared(servers, str(config.model.path))
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         serving.set_shared(None)
-        if self.server is not None:
-            self.server.stop()
-            self.server = None
-        from reports.summary import write_reports
+        if self._servers is not None:
+            self._servers.close()
+            self._servers = None
+        from reports.html import write_full_report
 
         sweep_dir = Path(config.hydra.sweep.dir)
         try:
-            paths = write_reports([sweep_dir], sweep_dir)
-            log.info("sweep report: %s", paths["markdown"])
+            paths = write_full_report([sweep_dir], sweep_dir)  # Markdown, CSV, HTML and plots
+            log.info("sweep report: %s and %s", paths["markdown"], paths["html"])
         except Exception as exc:  # the per-run reports are already written; say why the combined one is not
             log.error("could not write the sweep report: %s", exc)

@@ -23,11 +23,12 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from evals.clients import RequestRejected, Sampling, ServerUnavailable, make_client
+from evals.balancer import BalancedClient
+from evals.clients import RequestRejected, Sampling, ServerUnavailable
 from evals.engine import RunSpec, RunStats, regrade, run_attempts, settings_hash
 from evals.store import RunStore, StoreError
 from evals.task import DataUnavailable, Task
-from runners import serving
+from runners import serving, shard
 from runners.vllm_server import ServerStartError, sigterm_as_exit
 
 log = logging.getLogger("gptoss_eval")
@@ -132,6 +133,9 @@ def run_job(cfg: DictConfig) -> dict[str, Any]:
     peer_cfgs = suite_cfg.pop("models", None) or {}
     task: Task = instantiate(OmegaConf.create(suite_cfg), _convert_="all")
     samples = task.load()
+    shard_index, shard_count = shard.shard_of(cfg)
+    if shard_count > 1:  # this job's part of the suite; the settings hash is the whole run's
+        samples = shard.split(samples, shard_index, shard_count)
     repeats = int(cfg.repeats or task.default_repeats)
     settings = build_settings(cfg, task, peer_cfgs)
     shash = settings_hash(settings)
@@ -143,6 +147,10 @@ def run_job(cfg: DictConfig) -> dict[str, Any]:
         return write_reports([run_dir], run_dir)
     if cfg.action != "run":
         raise UserError(f"action must be run, regrade or report, got {cfg.action!r}")
+    python_tool = bool(getattr(task, "needs_python_tool", False))
+    if python_tool and cfg.client.transport != "harmony":
+        raise UserError(f"suite {task.name} gives the model the built-in python tool, which only the harmony "
+                        f"transport can declare; add client=harmony (configured: {cfg.client.transport})")
 
     run_id = f"{cfg.model.name}/{task.name}/{cfg.effort.name}/{shash}"
     spec = RunSpec(run_id=run_id, suite=task.name, model=cfg.model.name, effort=cfg.effort.name,
@@ -153,17 +161,23 @@ def run_job(cfg: DictConfig) -> dict[str, Any]:
                 "transport": cfg.client.transport, "settings_hash": shash, "settings": settings,
                 "repeats": repeats, "n_samples": len(samples), "versions": versions(), "hardware": hardware(),
                 "config": OmegaConf.to_container(cfg, resolve=True)}
+    if shard_count > 1:
+        manifest["shard"] = {"index": shard_index, "count": shard_count}
     with serving.endpoint(cfg, run_dir) as ep:
-        manifest["server"] = {k: v for k, v in ep.items() if k != "base_url"} | {"base_url": ep["base_url"]}
+        urls = ep["base_url"]  # several: one client per endpoint behind a balancer
+        manifest["server"] = {k: v for k, v in ep.items() if k != "base_url"} | {
+            "base_url": urls[0] if len(urls) == 1 else urls}
         if ep.get("server_version"):
             manifest["versions"]["vllm_server"] = ep["server_version"]
         manifest = store.begin(manifest)
-        client = make_client(cfg.client.transport, base_url=ep["base_url"], model=cfg.model.served_name,
-                             max_model_len=cfg.model.max_model_len, timeout_s=float(cfg.client.timeout_s),
-                             max_retries=int(cfg.client.max_retries), retry_wait_s=float(cfg.client.retry_wait_s),
-                             max_connections=max(int(cfg.concurrency), 1),
-                             start_date=cfg.server.get("system_start_date") or None)
-        spec.peers = {role: peer_client(cfg, ep["base_url"], p) for role, p in peer_cfgs.items()}
+        client = BalancedClient.from_urls(
+            cfg.client.transport, urls, down_after=int(cfg.client.get("down_after", 3)),
+            probe_interval_s=float(cfg.client.get("probe_interval_s", 30.0)), model=cfg.model.served_name,
+            max_model_len=cfg.model.max_model_len, timeout_s=float(cfg.client.timeout_s),
+            max_retries=int(cfg.client.max_retries), retry_wait_s=float(cfg.client.retry_wait_s),
+            max_connections=max(int(cfg.concurrency), 1), start_date=cfg.server.get("system_start_date") or None,
+            stream=bool(cfg.client.get("stream", False)), **({"python_tool": True} if python_tool else {}))
+        spec.peers = {role: peer_client(cfg, urls, p) for role, p in peer_cfgs.items()}
         label = f"{task.name} {cfg.effort.name}"
         done = sum(1 for a in store.attempts().values() if a.repeat < repeats)
         status = "failed"
@@ -172,15 +186,16 @@ def run_job(cfg: DictConfig) -> dict[str, Any]:
                 stats = asyncio.run(_run(task, samples, client, store, spec, bar))
             status = "finished"
         finally:
-            store.end(manifest, status)
+            store.end(manifest, status, **({"endpoints": client.stats()} if hasattr(client, "stats") else {}))
     log.info("%s: %d new attempts (%d were stored), %.1f s", label, stats.done_now, stats.done_before,
              stats.elapsed_s)
     return write_reports([run_dir], run_dir)
 
 
-def peer_client(cfg: DictConfig, base_url: str, peer: dict[str, Any]) -> tuple[Any, str, Sampling]:
-    """A second model of the episode (e.g. a user simulator): by default the same server and model."""
-    client = make_client(peer.get("transport") or "chat", base_url=peer.get("base_url") or base_url,
+def peer_client(cfg: DictConfig, base_url: str | list[str], peer: dict[str, Any]) -> tuple[Any, str, Sampling]:
+    """A second model of the episode (e.g. a user simulator): by default the same server(s) and model."""
+    client = BalancedClient.from_urls(peer.get("transport") or "chat",
+                                      serving.base_urls(peer.get("base_url") or base_url),
                          model=peer.get("model") or cfg.model.served_name, max_model_len=cfg.model.max_model_len,
                          timeout_s=float(cfg.client.timeout_s), max_retries=int(cfg.client.max_retries),
                          retry_wait_s=float(cfg.client.retry_wait_s), api_key=peer.get("api_key") or "EMPTY")
@@ -200,6 +215,7 @@ async def _run(task: Task, samples: list, client: Any, store: RunStore, spec: Ru
 
 @hydra.main(version_base="1.3", config_path="pkg://conf", config_name="config")
 def app(cfg: DictConfig) -> None:
+    register_resolvers()  # again: a cluster launcher (submitit) runs this function in a fresh process
     started = time.time()
     try:
         with sigterm_as_exit():

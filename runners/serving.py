@@ -1,9 +1,14 @@
-"""Which server a job talks to: a shared one owned by a sweep, one it starts itself, or an attached one."""
+"""Which servers a job talks to: ones a sweep owns, ones it starts itself, or attached ones.
+
+Every way yields the same description: ``{"base_url": [urls], "mode", "server_version", ...}``; several URLs
+are balanced client-side (evals/balancer.py).
+"""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -31,40 +36,79 @@ def server_config(cfg: DictConfig, log_dir: Path) -> VllmServerConfig:
         ready_timeout_s=float(s.ready_timeout_s), log_path=str(log_dir / "server.log"))
 
 
-def set_shared(server: VllmServer | None, model_path: str | None = None) -> None:
+def replica_configs(cfg: DictConfig, log_dir: Path) -> list[VllmServerConfig]:
+    """``server.replicas`` server configs: own port and log each, ``server.replica_env[i]`` (e.g. GPUs) added."""
+    base = server_config(cfg, log_dir)
+    n = int(cfg.server.get("replicas", 1) or 1)
+    if n == 1:
+        return [base]
+    envs = OmegaConf.to_container(cfg.server.get("replica_env") or [], resolve=True) or []
+    return [replace(base, port=(base.port + i) if base.port else 0, env={**base.env, **(envs[i] if i < len(envs) else {})},
+                    log_path=str(log_dir / f"server-{i}.log")) for i in range(n)]
+
+
+@contextlib.contextmanager
+def started(configs: list[VllmServerConfig]) -> Iterator[list[VllmServer]]:
+    """Start every server, then wait for all (replicas load weights in parallel); stop them all after."""
+    servers = [VllmServer(c) for c in configs]
+    with contextlib.ExitStack() as stack:
+        for s in servers:
+            stack.callback(s.stop)
+            s.start()
+        for s in servers:
+            s.wait_ready()
+        yield servers
+
+
+def base_urls(value: Any) -> list[str]:
+    """``server.base_url`` as a list (a string, a comma-separated string or a list)."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [u.strip() for u in value.split(",") if u.strip()]
+    return [str(u) for u in value]
+
+
+def set_shared(servers: list[VllmServer] | None, model_path: str | None = None) -> None:
     _shared.clear()
-    if server is not None:
-        _shared.update(server=server, model_path=model_path)
+    if servers:
+        _shared.update(servers=servers, model_path=model_path)
 
 
 @contextlib.contextmanager
 def endpoint(cfg: DictConfig, run_dir: Path) -> Iterator[dict[str, Any]]:
-    """Yield {base_url, server_version, server_argv, ...} for this job, starting a server if needed."""
+    """Describe the servers for this job, starting them if the config says spawn and no sweep owns them."""
     mode = cfg.server.mode
     if mode == "attach":
-        yield {"base_url": cfg.server.base_url, "mode": "attach", "server_version": _attached_version(cfg.server.base_url)}
+        urls = base_urls(cfg.server.base_url)
+        if not urls:
+            raise ValueError("server=attach needs server.base_url (one URL, a list, or comma-separated)")
+        yield {"base_url": urls, "mode": "attach", "server_version": _attached_version(urls[0])}
         return
     if mode != "spawn":
         raise ValueError(f"server.mode must be spawn or attach, got {mode!r}")
-    shared = _shared.get("server")
-    if shared is not None:
+    shared = _shared.get("servers")
+    if shared:
         if _shared.get("model_path") != str(cfg.model.path):
-            raise ValueError("a -m sweep shares one server and cannot sweep model; run one sweep per model")
+            raise ValueError("a -m sweep shares its servers and cannot sweep model; run one sweep per model")
         yield _describe(shared, "spawn (shared by the sweep)")
         return
-    with VllmServer(server_config(cfg, run_dir)) as server:
-        yield _describe(server, "spawn")
+    with started(replica_configs(cfg, run_dir)) as servers:
+        yield _describe(servers, "spawn")
 
 
 def _attached_version(base_url: str) -> str | None:
-    root = base_url.rstrip("/").removesuffix("/v1")
     try:
+        root = base_url.rstrip("/").removesuffix("/v1")
         return httpx.get(root + "/version", timeout=5.0).json().get("version")
     except Exception:  # not every OpenAI-compatible server has /version
         return None
 
 
-def _describe(server: VllmServer, mode: str) -> dict[str, Any]:
-    return {"base_url": server.base_url, "mode": mode, "server_version": server.version(),
-            "server_argv": server.config.argv(server.port), "server_ready_s": server.ready_after_s,
-            "server_log": str(server.log_path) if server.log_path else None}
+def _describe(servers: list[VllmServer], mode: str) -> dict[str, Any]:
+    first = servers[0]
+    return {"base_url": [s.base_url for s in servers], "mode": mode if len(servers) == 1 else
+            f"{mode} ({len(servers)} replicas)", "server_version": first.version(),
+            "server_argv": first.config.argv(first.port),
+            "server_ready_s": max(s.ready_after_s or 0.0 for s in servers),
+            "server_log": [str(s.log_path) for s in servers if s.log_path]}

