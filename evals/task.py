@@ -13,7 +13,11 @@ from typing import Any
 from evals.types import Attempt, Grade, ModelOutput, Sample, Status
 
 
-class DataUnavailable(Exception):
+class TaskError(Exception):
+    """A task cannot go on; the message says why and what to do (the CLI prints it as one line)."""
+
+
+class DataUnavailable(TaskError):
     """The benchmark data could not be loaded; the message says how to point at a local copy."""
 
 

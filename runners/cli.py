@@ -10,6 +10,7 @@ Examples:
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import platform
 import sys
@@ -27,7 +28,7 @@ from evals.balancer import BalancedClient
 from evals.clients import RequestRejected, Sampling, ServerUnavailable
 from evals.engine import RunSpec, RunStats, regrade, run_attempts, settings_hash
 from evals.store import RunStore, StoreError
-from evals.task import DataUnavailable, Task
+from evals.task import Task, TaskError
 from runners import serving, shard
 from runners.vllm_server import ServerStartError, sigterm_as_exit
 
@@ -144,7 +145,7 @@ def run_job(cfg: DictConfig) -> dict[str, Any]:
             raise UserError(f"nothing to regrade: {store.attempts_path} does not exist")
         graded, changed = regrade(task, samples, store)
         log.info("regraded %d attempts in %s (%d scores changed); no request sent", graded, run_dir, changed)
-        return write_reports([run_dir], run_dir)
+        return finish(task, run_dir)
     if cfg.action != "run":
         raise UserError(f"action must be run, regrade or report, got {cfg.action!r}")
     python_tool = bool(getattr(task, "needs_python_tool", False))
@@ -189,6 +190,16 @@ def run_job(cfg: DictConfig) -> dict[str, Any]:
             store.end(manifest, status, **({"endpoints": client.stats()} if hasattr(client, "stats") else {}))
     log.info("%s: %d new attempts (%d were stored), %.1f s", label, stats.done_now, stats.done_before,
              stats.elapsed_s)
+    return finish(task, run_dir)
+
+
+def finish(task: Task, run_dir: Path) -> dict[str, Any]:
+    """Suite-level scoring that needs every attempt (lm-eval's own metrics), then the run's report."""
+    from reports.summary import write_reports
+
+    finalize = getattr(task, "finalize", None)
+    if finalize is not None:
+        finalize(run_dir)
     return write_reports([run_dir], run_dir)
 
 
@@ -220,7 +231,7 @@ def app(cfg: DictConfig) -> None:
     try:
         with sigterm_as_exit():
             paths = run_job(cfg)
-    except (UserError, DataUnavailable, StoreError, ServerStartError) as exc:
+    except (UserError, TaskError, StoreError, ServerStartError) as exc:
         print(f"gptoss-eval: error: {exc}", file=sys.stderr)
         sys.exit(2)
     except ServerUnavailable as exc:
@@ -230,6 +241,13 @@ def app(cfg: DictConfig) -> None:
     except RequestRejected as exc:
         print(f"gptoss-eval: error: {exc}", file=sys.stderr)
         sys.exit(2)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+            raise
+        print(f"gptoss-eval: error: cannot write the run ({exc.strerror}: {exc.filename or cfg.paths.root}). "
+              f"Every attempt written before is intact; free space and rerun the same command to resume.",
+              file=sys.stderr)
+        sys.exit(4)
     log.info("report: %s (%.0f s)", paths.get("markdown"), time.time() - started)
 
 

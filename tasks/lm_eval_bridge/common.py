@@ -6,6 +6,8 @@ import hashlib
 import json
 from typing import Any
 
+from evals.task import TaskError
+
 # lm-eval hands the model a string context. With ``apply_chat_template`` it asks the model to render the chat
 # first; we "render" it as this marker + JSON so the messages reach our transports intact (Harmony rendering
 # is the transport's job, never a string template's).
@@ -13,7 +15,7 @@ CHAT_MARKER = "<|gptoss-harmony-chat|>"
 TOKENIZER_NAME = "gptoss-harmony"
 
 
-class BridgeError(Exception):
+class BridgeError(TaskError):
     """The lm-eval bridge cannot go on; the message says why and what to do."""
 
 
