@@ -389,12 +389,28 @@ def write_tables(rows: list[dict[str, Any]], out_dir: str | Path, sections: str 
 
 
 def suite_sections(roots: list[str | Path]) -> str:
-    """Suite-specific sections (Codeforces Elo, Tau-Bench pass^k) appended to report.md."""
-    from tasks.codeforces.metrics import codeforces_section
-    from tasks.lm_eval_bridge.report import lm_eval_section
-    from tasks.tau_retail.task import tau_section
+    """Suite-specific sections (Codeforces Elo, Tau-Bench pass^k, lm-eval metrics) appended to report.md.
 
-    parts = [codeforces_section(roots), tau_section(roots), lm_eval_section(roots)]
+    A section's module is imported only when a run of its suite is there (scipy and friends cost seconds).
+    """
+    keys = set()
+    for run_dir in {p for root in roots for p in find_runs(root)}:
+        keys.add(str((RunStore(run_dir).read_manifest() or {}).get("card_key") or ""))
+        if (run_dir / "lm_eval_summary.json").exists():
+            keys.add("lm_eval")
+    parts = []
+    if any(k.startswith("codeforces") for k in keys):
+        from tasks.codeforces.metrics import codeforces_section
+
+        parts.append(codeforces_section(roots))
+    if "tau_retail" in keys:
+        from tasks.tau_retail.task import tau_section
+
+        parts.append(tau_section(roots))
+    if "lm_eval" in keys:
+        from tasks.lm_eval_bridge.report import lm_eval_section
+
+        parts.append(lm_eval_section(roots))
     return "\n".join(p for p in parts if p)
 
 

@@ -6,11 +6,11 @@ Arms, each on the same workload (AIME-shaped chat requests, the reply ~``--token
   paced        the harness, unstreamed vs streamed, when tokens come at a decode pace (``--token-delay``)
   replicas     the harness over 1 and 2 scripted replicas at the same per-replica capacity (BalancedClient)
   lm-eval      lm-eval's ``local-chat-completions`` model (if ``import lm_eval`` works), same requests
+  gpt_oss      the official ``gpt_oss.evals`` ChatCompletionsSampler driven by its own thread pool
+               (``map_with_progress``); its wheel requires Python >= 3.12, so it is fetched with
+               ``pip download --python-version 3.12`` and imported from the unpacked wheel (needs ``openai``)
 Reported: achieved requests/s (medians over rounds), share of the ceiling, and the CPU time this process
 spent per request (the client side: a scripted server is a separate process).
-
-The official ``gpt_oss.evals`` sampler is not measured: ``gpt-oss`` is not installable from this machine's
-package index (``pip download --no-deps gpt-oss`` finds no distribution).
 
     .venv/bin/python tests/bench/bench_throughput.py [--attempts 800] [--slots 16] [--latency 0.1] [--rounds 3]
 """
@@ -23,9 +23,11 @@ import itertools
 import json
 import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -103,6 +105,35 @@ def lm_eval_run(base_url: str, n: int, concurrency: int) -> int:
     return n
 
 
+def gpt_oss_sampler_path(folder: Path) -> Path | None:
+    """The official gpt_oss package, unpacked (its wheel says Python >= 3.12; the sampler runs on 3.11)."""
+    try:
+        import openai  # noqa: F401
+    except ImportError:
+        return None
+    proc = subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--python-version", "3.12",
+                           "--only-binary=:all:", "-d", str(folder), "gpt-oss"], capture_output=True, text=True)
+    wheels = sorted(folder.glob("gpt_oss-*.whl"))
+    if proc.returncode != 0 or not wheels:
+        return None
+    with zipfile.ZipFile(wheels[-1]) as zf:
+        zf.extractall(folder / "site")
+    return folder / "site"
+
+
+def gpt_oss_run(base_url: str, n: int, concurrency: int) -> int:
+    """The official sampler as gpt_oss.evals drives it: a thread pool of blocking OpenAI-SDK calls."""
+    from gpt_oss.evals.chat_completions_sampler import ChatCompletionsSampler
+    from gpt_oss.evals.report import map_with_progress
+
+    sampler = ChatCompletionsSampler(model="m", reasoning_model=True, reasoning_effort="low", base_url=base_url,
+                                     temperature=1.0, max_tokens=2048)
+    out = map_with_progress(lambda i: sampler([{"role": "user", "content": f"Compute 6 x 7 ({i})."}]), list(range(n)),
+                            num_threads=concurrency, pbar=False)
+    assert len(out) == n
+    return n
+
+
 def measure(fn: Callable[[], Awaitable[int] | int]) -> tuple[float, float]:
     """(requests/s, client CPU ms per request) of one call."""
     cpu0, t0 = _cpu(), time.perf_counter()
@@ -122,6 +153,7 @@ def main() -> None:
     parser.add_argument("--token-delay", type=float, default=0.002,
                         help="paced arms: seconds per output token (streamed or not, a reply takes as long)")
     parser.add_argument("--skip-lm-eval", action="store_true")
+    parser.add_argument("--skip-gpt-oss", action="store_true", help="skip the official gpt_oss.evals sampler arm")
     args = parser.parse_args()
     repeats = 8
     n = args.attempts - args.attempts % repeats
@@ -136,6 +168,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         problems = problems_file(tmp, n // repeats)
+        gpt_oss_site = None if args.skip_gpt_oss else gpt_oss_sampler_path(tmp / "gpt_oss")
+        if gpt_oss_site:
+            sys.path.insert(0, str(gpt_oss_site))
         spec = script(args.tokens, args.slots, args.latency)
         servers = [ScriptedServerProcess(spec, tmp).start() for _ in range(2)]
         paced = ScriptedServerProcess(script(args.tokens, args.slots, args.latency, args.token_delay), tmp).start()
@@ -164,6 +199,8 @@ def main() -> None:
                 }
                 if have_lm_eval:
                     arms["lm-eval local-chat-completions"] = lambda: lm_eval_run(urls[0], n, conc)
+                if gpt_oss_site:
+                    arms["gpt_oss.evals sampler"] = lambda: gpt_oss_run(urls[0], n, conc)
                 for name, fn in arms.items():
                     results.setdefault(name, []).append(measure(fn))
         finally:
