@@ -83,6 +83,23 @@ def register_resolvers() -> None:
         OmegaConf.register_new_resolver("repo_file", lambda rel: str(Path(__file__).resolve().parents[1] / rel))
 
 
+_NUMBERS = {"concurrency": (int, 1), "seed": (int, None), "repeats": (int, 1), "sampling.temperature": (float, 0),
+            "sampling.top_p": (float, 0), "sampling.max_tokens": (int, 1), "client.timeout_s": (float, 0),
+            "client.max_retries": (int, 0), "client.retry_wait_s": (float, 0)}
+
+
+def validate(cfg: DictConfig) -> None:
+    """Numbers that reach a server or the engine must be numbers: one clear line instead of a traceback."""
+    for key, (kind, low) in _NUMBERS.items():
+        value = OmegaConf.select(cfg, key)
+        if value is None and key in ("repeats", "sampling.max_tokens"):
+            continue
+        ok = isinstance(value, int | float) and not isinstance(value, bool) and (kind is float or float(value).is_integer())
+        if not ok or (low is not None and value < low):
+            bound = f" >= {low}" if low is not None else ""
+            raise UserError(f"{key}={value!r} is not valid: expected {'an integer' if kind is int else 'a number'}{bound}")
+
+
 def build_settings(cfg: DictConfig, task: Task, peers: dict[str, Any]) -> dict[str, Any]:
     """Everything that changes what the model is asked or how answers are sampled (not how many repeats)."""
     return {"task": task.settings(), "model": cfg.model.name, "served_name": cfg.model.served_name,
@@ -126,6 +143,7 @@ class LiveProgress:
 def run_job(cfg: DictConfig) -> dict[str, Any]:
     from reports.summary import write_reports
 
+    validate(cfg)
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     store = RunStore(run_dir)
     if cfg.action == "report":

@@ -16,7 +16,7 @@ import httpx
 from omegaconf import DictConfig, OmegaConf
 
 from evals.harmony import ensure_offline_vocab
-from runners.vllm_server import VllmServer, VllmServerConfig
+from runners.vllm_server import ServerStartError, VllmServer, VllmServerConfig
 
 # Set by runners.callbacks.SharedServer for the duration of a -m sweep.
 _shared: dict[str, Any] = {}
@@ -83,7 +83,11 @@ def endpoint(cfg: DictConfig, run_dir: Path) -> Iterator[dict[str, Any]]:
         urls = base_urls(cfg.server.base_url)
         if not urls:
             raise ValueError("server=attach needs server.base_url (one URL, a list, or comma-separated)")
-        yield {"base_url": urls, "mode": "attach", "server_version": _attached_version(urls[0])}
+        reachable = [u for u in urls if _reachable(u)]
+        if not reachable:
+            raise ServerStartError(f"no server answers at {', '.join(urls)} (server=attach); start it or fix "
+                                   "server.base_url")
+        yield {"base_url": urls, "mode": "attach", "server_version": _attached_version(reachable[0])}
         return
     if mode != "spawn":
         raise ValueError(f"server.mode must be spawn or attach, got {mode!r}")
@@ -95,6 +99,15 @@ def endpoint(cfg: DictConfig, run_dir: Path) -> Iterator[dict[str, Any]]:
         return
     with started(replica_configs(cfg, run_dir)) as servers:
         yield _describe(servers, "spawn")
+
+
+def _reachable(base_url: str) -> bool:
+    """Any HTTP answer counts (not every OpenAI-compatible server has /health); a refused connection does not."""
+    try:
+        httpx.get(base_url.rstrip("/") + "/models", timeout=10.0)
+        return True
+    except httpx.HTTPError:
+        return False
 
 
 def _attached_version(base_url: str) -> str | None:

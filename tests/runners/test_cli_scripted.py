@@ -203,3 +203,29 @@ def test_changed_settings_in_an_existing_run_dir_are_refused(scripted_server, tm
     proc = run_cli(*_args(server, tmp_path, "repeats=1", "sampling.temperature=0.5"))
     assert proc.returncode == 2 and "other settings" in proc.stderr
     assert len(_keys(_run_dir(tmp_path))) == 5  # nothing overwritten
+
+
+@pytest.mark.parametrize("override,message", [
+    ("concurrency=abc", "concurrency='abc' is not valid: expected an integer >= 1"),
+    ("sampling.temperature=hot", "sampling.temperature='hot' is not valid"),
+    ("repeats=0", "repeats=0 is not valid"),
+    ("client.max_retries=-1", "client.max_retries=-1 is not valid"),
+])
+def test_bad_values_are_one_line_errors_before_any_request(scripted_server, tmp_path, override, message):
+    server = scripted_server(SCRIPT)
+    proc = run_cli(*_args(server, tmp_path, override))
+    assert proc.returncode == 2
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("gptoss-eval: error: ") and message in lines[0]
+    assert server.requests() == []
+
+
+def test_attaching_to_nothing_fails_fast_with_the_url(tmp_path):
+    from runners.vllm_server import free_port
+
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    proc = run_cli("server=attach", f"server.base_url={url}", "suite=aime2025", f"suite.path={MINI}",
+                   f"paths.root={tmp_path}", "progress=false", timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1] == (f"gptoss-eval: error: no server answers at {url} "
+                                                    "(server=attach); start it or fix server.base_url")
