@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import itertools
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -126,6 +127,7 @@ def gpt_oss_run(base_url: str, n: int, concurrency: int) -> int:
     from gpt_oss.evals.chat_completions_sampler import ChatCompletionsSampler
     from gpt_oss.evals.report import map_with_progress
 
+    os.environ.setdefault("OPENAI_API_KEY", "EMPTY")  # the SDK insists on a key; the local server ignores it
     sampler = ChatCompletionsSampler(model="m", reasoning_model=True, reasoning_effort="low", base_url=base_url,
                                      temperature=1.0, max_tokens=2048)
     out = map_with_progress(lambda i: sampler([{"role": "user", "content": f"Compute 6 x 7 ({i})."}]), list(range(n)),
