@@ -16,30 +16,15 @@ Layout of the scripted behaviour
 
 Scripted accuracy: low 2/4, medium 3/4, high 3/4 (``fx-pairs`` is wrong at every effort,
 ``fx-divisors`` is wrong at low effort only).
-
-Suite cases (recipe 2), each at one effort (``CASE_EFFORT``, low):
-
-* ``CODEFORCES_SCRIPT``: two Codeforces problems (``fixture_codeforces.jsonl``), one answered with an
-  accepted C++ program, one with a wrong one (chat transport).
-* ``TAU_CASE``: Tau-Bench Retail test task 0; the agent's first turn calls ``find_user_id_by_name_zip``
-  (chat transport, vLLM's tool parser).
-* ``SWE_CASE``: the toy SWE-Bench instance of tests/tasks/swebench; the agent's first turn calls ``exec``.
-* ``PY_CASE``: one AIME-style problem with the built-in python tool (harmony transport): a python call
-  from the analysis channel, then the boxed answer after the tool's output.
-
-The prompts of these cases are rendered by the harness's own task code and committed as JSON under
-``runners/tiny_model/cases/`` (``python -m runners.tiny_model.cases --write``); their bytes are part of
-the recipe hash.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
 from typing import Any
 
-RECIPE_VERSION = "tiny-gptoss-2"
+RECIPE_VERSION = "tiny-gptoss-1"
 
 EFFORTS: tuple[str, ...] = ("low", "medium", "high")
 
@@ -245,91 +230,6 @@ TOOL_NAME: str = TOOL_SCHEMA["function"]["name"]
 EXPECTED_TOOL_ARGUMENTS: dict[str, Any] = json.loads(TOOL_CASE["arguments"])
 
 # ---------------------------------------------------------------------------------------
-# Suite cases (rendered by runners/tiny_model/cases.py into runners/tiny_model/cases/*.json).
-# ---------------------------------------------------------------------------------------
-
-#: The one effort the suite cases are trained at.
-CASE_EFFORT = "low"
-
-#: Problem id -> scripted answer; ``verdict`` is what the judge must say about ``code``.
-CODEFORCES_SCRIPT: dict[str, dict[str, Any]] = {
-    "1076B": {
-        "verdict": "AC",
-        "analysis": "Even n: 2 every step, n/2 steps. Odd n: subtract its smallest prime d once, "
-                    "then n-d is even, so 1 + (n-d)/2.",
-        "code": (
-            "#include <bits/stdc++.h>\n"
-            "using namespace std;\n"
-            "int main() {\n"
-            "    long long n;\n"
-            "    cin >> n;\n"
-            "    if (n % 2 == 0) { cout << n / 2 << endl; return 0; }\n"
-            "    for (long long d = 3; d * d <= n; d += 2)\n"
-            "        if (n % d == 0) { cout << 1 + (n - d) / 2 << endl; return 0; }\n"
-            "    cout << 1 << endl;\n"
-            "}\n"
-        ),
-    },
-    "762A": {
-        "verdict": "WA",
-        "analysis": "Walk d up to sqrt(n) and count divisors until the k-th.",
-        "code": (
-            "#include <bits/stdc++.h>\n"
-            "using namespace std;\n"
-            "int main() {\n"
-            "    long long n, k;\n"
-            "    cin >> n >> k;\n"
-            "    for (long long d = 1; d * d <= n; d++)\n"
-            "        if (n % d == 0 && --k == 0) { cout << d << endl; return 0; }\n"
-            "    cout << -1 << endl;\n"
-            "}\n"
-        ),
-    },
-}
-
-CODEFORCES_IDS: tuple[str, ...] = tuple(CODEFORCES_SCRIPT)
-
-
-def codeforces_final(problem_id: str) -> str:
-    """The final-channel text: one sentence and the program in a ```cpp block."""
-    return f"Here is the program.\n\n```cpp\n{CODEFORCES_SCRIPT[problem_id]['code']}```"
-
-
-TAU_CASE: dict[str, Any] = {
-    "split": "test",
-    "task_index": 0,
-    # the scripted user simulator's first message (the agent's first user turn)
-    "first_user": "Hi, I am Yusuf Rossi, zip code 19122. I want to exchange two items from an order.",
-    "analysis": "I must authenticate the user first: look up the user id by name and zip.",
-    "tool": "find_user_id_by_name_zip",
-    "arguments": '{"first_name": "Yusuf", "last_name": "Rossi", "zip": "19122"}',
-    "observation": "yusuf_rossi_9620",
-}
-
-#: The toy instance of tests/tasks/swebench/conftest.py (its problem statement, copied).
-SWE_CASE: dict[str, Any] = {
-    "instance_id": "toy__calc-1",
-    "repo": "toy/calc",
-    "problem": "calc.ops.add subtracts instead of adding\n\n`add(2, 3)` returns -1, it should return 5.",
-    "analysis": "Look at the return lines of calc/ops.py first.",
-    "tool": "exec",
-    "arguments": '{"cmd": ["grep", "-n", "return", "calc/ops.py"]}',
-    "observation": "6:    return a - b\n11:    return a * b\n",
-}
-
-#: The with-tools AIME case (``fixture_aime_tools.jsonl``).
-PY_CASE: dict[str, Any] = {
-    "id": "fx-pow",
-    "problem": "Find the remainder when $3^{100}$ is divided by $7$.",
-    "answer": 4,
-    "analysis": "Let python compute the power modulo 7.",
-    "code": "print(pow(3, 100, 7))",
-    "tool_output": "4\n",
-    "final_analysis": "The tool printed 4.",
-    "final": "Python gives $3^{100} \\bmod 7 = 4$, so the answer is $\\boxed{4}$.",
-}
-
-# ---------------------------------------------------------------------------------------
 # Model / training recipe (part of the cache key).
 # ---------------------------------------------------------------------------------------
 
@@ -367,12 +267,11 @@ TRAIN_HPARAMS: dict[str, Any] = {
     "warmup_steps": 20,
     "weight_decay": 0.0,
     "betas": [0.9, 0.98],
-    "batch_size": 11,  # sequences per batch at most (batches are length buckets, see build.py)
-    "batch_tokens": 4096,  # padded tokens per batch at most (a long prompt trains alone)
-    "max_steps": 1000,
+    "batch_size": 11,
+    "max_steps": 1200,
     "min_steps": 100,
     "eval_every": 25,
-    "required_margin": 2.0,  # min(logit_target - best_other) under bf16 weights (fp32 activations)
+    "required_margin": 1.0,  # min(logit_target - best_other) under bf16 weights
     "init_std": 0.02,
     "grad_clip": 1.0,
 }
@@ -402,20 +301,6 @@ def problem_by_id(problem_id: str) -> dict[str, Any]:
     raise KeyError(problem_id)
 
 
-#: Rendered prompts of the suite cases (written by ``python -m runners.tiny_model.cases --write``).
-CASES_DIR = Path(__file__).resolve().parent / "cases"
-CASE_FILES: tuple[str, ...] = ("codeforces.json", "tau_retail.json", "swebench.json", "python_tool.json")
-
-
-def case_file_digests() -> dict[str, str]:
-    """sha256 of every committed case file (``"missing"`` if absent): the files are part of the recipe."""
-    out = {}
-    for name in CASE_FILES:
-        path = CASES_DIR / name
-        out[name] = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "missing"
-    return out
-
-
 def recipe_payload() -> dict[str, Any]:
     """Everything that determines the trained checkpoint."""
     return {
@@ -424,12 +309,6 @@ def recipe_payload() -> dict[str, Any]:
         "problems": FIXTURE_PROBLEMS,
         "script": SCRIPT,
         "tool_case": TOOL_CASE,
-        "case_effort": CASE_EFFORT,
-        "codeforces": CODEFORCES_SCRIPT,
-        "tau_case": TAU_CASE,
-        "swe_case": SWE_CASE,
-        "py_case": PY_CASE,
-        "case_files": case_file_digests(),
         "model_config": MODEL_CONFIG,
         "train": TRAIN_HPARAMS,
     }

@@ -190,27 +190,3 @@ def training_pairs() -> list[tuple[str, str, str]]:
                 prompt = tool_turn2_prompt(effort, keep_analysis=keep, call_style=cs, result_style=rs)
                 pairs.append((name, prompt, tool_turn2_completion()))
     return pairs
-
-
-# ----------------------------------------------------------------------------- suite cases (recipe 2)
-
-
-def answer_completion(analysis: str, final: str) -> str:
-    """Analysis, then the final answer (what the model writes after ``<|start|>assistant``)."""
-    return f"{CHANNEL}analysis{MESSAGE}{analysis}{END}" + assistant_msg("final", final, end=RETURN)
-
-
-def function_call_completion(analysis: str, name: str, arguments: str) -> str:
-    """Analysis, then one function-tool call on the commentary channel (JSON arguments)."""
-    return (
-        f"{CHANNEL}analysis{MESSAGE}{analysis}{END}"
-        + f"{START}assistant{CHANNEL}commentary to=functions.{name} {CONSTRAIN}json{MESSAGE}{arguments}{CALL}"
-    )
-
-
-def python_call_completion(analysis: str, code: str) -> str:
-    """Analysis, then a call of the built-in python tool from the analysis channel."""
-    return (
-        f"{CHANNEL}analysis{MESSAGE}{analysis}{END}"
-        + f"{START}assistant{CHANNEL}analysis to=python code{MESSAGE}{code}{CALL}"
-    )

@@ -119,3 +119,24 @@ def test_tool_call_comes_back_parsed_through_vllms_tool_parser(running_server):
         assert [c.name for c in out.tool_calls] == [script.TOOL_NAME], transport
         assert json.loads(out.tool_calls[0].arguments) == script.EXPECTED_TOOL_ARGUMENTS
         assert out.analysis == script.TOOL_CASE["analysis"]
+
+
+def test_lm_eval_bridge_on_the_tiny_model(running_server, tmp_path):
+    """An lm-eval task whose prompts are the tiny model's AIME prompts, through the bridge and our CLI."""
+    pytest.importorskip("lm_eval", reason="lm-eval is not installed (pip install 'gptoss-eval[lm-eval]')")
+    fixtures = ROOT / "tests" / "tasks" / "lm_eval_bridge" / "fixtures"
+    tasks_dir = tmp_path / "lm_tasks"
+    tasks_dir.mkdir()
+    (tasks_dir / "tiny_aime_lm.yaml").write_text(
+        (fixtures / "tiny_aime_lm.yaml.in").read_text().replace("__DATA__", str(fixtures / "tiny_aime_lm.jsonl")))
+    proc = run_cli("model=tiny", "server=attach", f"server.base_url={running_server.base_url}", "suite=lm_eval",
+                   "suite.name=tiny_aime_lm", "suite.tasks=[tiny_aime_lm]", f"suite.include_path={tasks_dir}",
+                   "suite.include_defaults=false", "effort=low", "repeats=1", "sampling.temperature=0",
+                   f"paths.root={tmp_path}", "progress=false", timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_dir = tmp_path / "default" / "tiny-gptoss" / "tiny_aime_lm" / "low"
+    scores = [json.loads(line)["score"] for line in (run_dir / "grades.jsonl").read_text().splitlines()]
+    assert len(scores) == 4
+    assert sum(scores) / 4 == pytest.approx(script.expected_accuracy("low"))  # graded by lm-eval's own filter
+    summary = json.loads((run_dir / "lm_eval_summary.json").read_text())
+    assert summary  # lm-eval's own results were written beside our store
