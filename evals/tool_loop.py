@@ -32,6 +32,29 @@ DEFAULT_MAX_TOOL_CALLS = 32
 ToolHandler = Callable[[str], Awaitable[str]]  # the call's raw arguments (python: the code) -> what the model reads
 
 
+class PythonToolMode:
+    """A suite's optional with-tools mode (``suite.tools: python``), shared by the tasks that offer it."""
+
+    tools: str | None = None
+
+    def setup_python_tool(self, tools: str | None, max_tool_calls: int, tool_options: Mapping[str, Any] | None) -> None:
+        if tools in (None, "", "none", False):
+            self.tools = None
+        elif tools == "python":
+            self.tools = "python"
+        else:
+            raise ValueError(f"suite.tools must be python or null, got {tools!r}")
+        self.max_tool_calls = int(max_tool_calls)
+        self.tool_options = dict(tool_options or {})
+        if self.tools:
+            self.tool_limits = PythonToolLimits.from_options(self.tool_options)
+
+    @property
+    def needs_python_tool(self) -> bool:
+        """True in the with-tools mode: the client must be harmony, built with ``python_tool=True``."""
+        return self.tools == "python"
+
+
 class ToolTransportError(ValueError):
     """The configured transport cannot carry the built-in python tool."""
 

@@ -7,9 +7,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from evals.python_tool import PythonToolLimits
 from evals.task import DataUnavailable, Episode, ModelSession, SingleTurnTask
-from evals.tool_loop import solve_with_python
+from evals.tool_loop import PythonToolMode, solve_with_python
 from evals.types import Attempt, Grade, Sample
 
 PROMPT = "{problem}\nPlease reason step by step, and put your final answer within \\boxed{{}}."
@@ -122,7 +121,7 @@ def _pick(row: dict[str, Any], *names: str | None) -> Any:
     return None
 
 
-class AimeTask(SingleTurnTask):
+class AimeTask(PythonToolMode, SingleTurnTask):
     """AIME of one year. ``tools="python"``: the with-tools mode (the card's ``aimeYYYY_tools`` rows): the model
     gets gpt-oss's built-in python tool (a sandboxed stateful kernel per attempt, :mod:`evals.python_tool`) and
     may call it up to ``max_tool_calls`` times; needs the harmony transport. ``tool_options`` are
@@ -148,16 +147,7 @@ class AimeTask(SingleTurnTask):
         self.limit = limit
         self.ids = [str(i) for i in ids] if ids else None
         self.default_repeats = repeats
-        self.tools = _tools_mode(tools)
-        self.max_tool_calls = int(max_tool_calls)
-        self.tool_options = dict(tool_options or {})
-        if self.tools:
-            self.tool_limits = PythonToolLimits.from_options(self.tool_options)
-
-    @property
-    def needs_python_tool(self) -> bool:
-        """True in the with-tools mode: the client must be harmony, built with ``python_tool=True``."""
-        return self.tools == "python"
+        self.setup_python_tool(tools, max_tool_calls, tool_options)
 
     def _rows(self) -> list[dict[str, Any]]:
         if self.path:
@@ -228,10 +218,3 @@ class AimeTask(SingleTurnTask):
     def card_key(self) -> str | None:
         return f"aime{self.year}_tools" if self.tools else f"aime{self.year}"
 
-
-def _tools_mode(tools: str | None) -> str | None:
-    if tools in (None, "", "none", False):
-        return None
-    if tools != "python":
-        raise ValueError(f"suite.tools must be python or null, got {tools!r}")
-    return "python"

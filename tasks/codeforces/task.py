@@ -17,10 +17,9 @@ import re
 import time
 from typing import Any
 
-from evals.python_tool import PythonToolLimits
 from evals.sandbox import SandboxUnavailable
 from evals.task import DataUnavailable, Episode, ModelSession, SingleTurnTask
-from evals.tool_loop import solve_with_python
+from evals.tool_loop import PythonToolMode, solve_with_python
 from evals.types import Attempt, Grade, Sample
 from tasks.codeforces.judge import AC, INFRA, NO_CODE, JudgeResult, Submission, judge, normalize_language
 from tasks.codeforces.problems import (
@@ -144,7 +143,7 @@ def build_prompt(problem: Problem, language: str = "cpp") -> str:
                                   examples=_examples_section(problem), language_name=language_name, fence=fence)
 
 
-class CodeforcesTask(SingleTurnTask):
+class CodeforcesTask(PythonToolMode, SingleTurnTask):
     """Codeforces problems with hidden tests; the card row is ``codeforces_elo`` (an Elo estimated from solves)."""
 
     version = "1"
@@ -181,18 +180,7 @@ class CodeforcesTask(SingleTurnTask):
         self.skipped_interactive: list[str] = []
         self._samples: list[Sample] | None = None
         # with-tools mode (card row codeforces_elo_tools): the model may run code in a sandboxed python kernel
-        if tools not in (None, "", "none", "python"):
-            raise ValueError(f"suite.tools must be python or null, got {tools!r}")
-        self.tools = "python" if tools == "python" else None
-        self.max_tool_calls = int(max_tool_calls)
-        self.tool_options = dict(tool_options or {})
-        if self.tools:
-            self.tool_limits = PythonToolLimits.from_options(self.tool_options)
-
-    @property
-    def needs_python_tool(self) -> bool:
-        """True in the with-tools mode: the client must be harmony, built with ``python_tool=True``."""
-        return self.tools == "python"
+        self.setup_python_tool(tools, max_tool_calls, tool_options)
 
     # -- data ---------------------------------------------------------------------------------------------------
     def _problem_set(self) -> ProblemSet:
