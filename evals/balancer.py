@@ -104,8 +104,9 @@ class BalancedClient(ModelClient):
             log.warning("endpoint %s taken out: %s (%d left)", ep.url, reason,
                         sum(1 for e in self.endpoints if e.up))
 
-    async def _generate(self, messages, *, effort, sampling, seed, tools):  # pragma: no cover - generate is overridden
-        raise NotImplementedError
+    async def _generate(self, messages, *, effort, sampling, seed, tools):  # pragma: no cover
+        # generate() below routes each request to an endpoint's own client; this single-server hook is unused.
+        raise AssertionError("BalancedClient.generate routes every request to an endpoint client")
 
     async def generate(self, messages: list[dict[str, Any]], *, effort: str, sampling: Sampling,
                        seed: int | None = None, tools: list[dict[str, Any]] | None = None) -> ModelOutput:
