@@ -36,6 +36,20 @@ def render_chat(history: list[dict[str, Any]], add_generation_prompt: bool = Tru
     return CHAT_MARKER + json.dumps(payload, ensure_ascii=False)
 
 
+class HarmonyChatTemplate:
+    """The chat-template part of lm-eval's LM API: our transport renders Harmony, so messages pass through."""
+
+    def apply_chat_template(self, chat_history: list[dict[str, Any]], add_generation_prompt: bool = True) -> str:
+        return render_chat(chat_history, add_generation_prompt)
+
+    @property
+    def tokenizer_name(self) -> str:
+        return TOKENIZER_NAME
+
+    def chat_template(self, chat_template: bool | str = False) -> str | None:
+        return "harmony (rendered by the transport)" if chat_template else None
+
+
 def context_to_messages(context: str) -> tuple[list[dict[str, Any]], str | None]:
     """Our neutral messages for an lm-eval context, and the assistant prefill folded into the prompt (if any).
 

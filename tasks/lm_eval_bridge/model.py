@@ -45,11 +45,10 @@ from evals.store import RunStore
 from evals.task import Episode, assistant_message
 from evals.types import EFFORTS, Attempt, ModelOutput, attempt_key
 from tasks.lm_eval_bridge.common import (
-    TOKENIZER_NAME,
     BridgeError,
+    HarmonyChatTemplate,
     context_digest,
     context_to_messages,
-    render_chat,
     request_info,
     response_for_lm_eval,
     sample_id,
@@ -71,7 +70,7 @@ def _bool(v: Any) -> bool:
 
 
 @register_model(MODEL_NAME)
-class GptOssHarmonyLM(LM):
+class GptOssHarmonyLM(HarmonyChatTemplate, LM):
     """lm-eval ``LM`` over our :class:`~evals.clients.ModelClient` (see the module docstring)."""
 
     def __init__(self, base_url: str | None = None, model: str | None = None, *, transport: str = "harmony",
@@ -140,16 +139,6 @@ class GptOssHarmonyLM(LM):
 
     def loglikelihood_rolling(self, requests: list[Any], disable_tqdm: bool = False) -> list[float]:
         return self.loglikelihood(requests)  # type: ignore[return-value]
-
-    def apply_chat_template(self, chat_history: list[dict[str, Any]], add_generation_prompt: bool = True) -> str:
-        return render_chat(chat_history, add_generation_prompt)
-
-    @property
-    def tokenizer_name(self) -> str:
-        return TOKENIZER_NAME
-
-    def chat_template(self, chat_template: bool | str = False) -> str | None:
-        return "harmony (rendered by the transport)" if chat_template else None
 
     def get_model_info(self) -> dict[str, Any]:
         return {"gptoss_model": self.model_name, "transport": self.transport, "effort": self.effort,

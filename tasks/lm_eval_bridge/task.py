@@ -33,10 +33,10 @@ from evals.task import DataUnavailable, Episode, ModelSession, Task, assistant_m
 from evals.types import Attempt, Grade, Sample
 from tasks.lm_eval_bridge.common import (
     BridgeError,
+    HarmonyChatTemplate,
     context_digest,
     context_to_messages,
     lm_eval_missing_message,
-    render_chat,
     request_info,
     response_for_lm_eval,
     sample_id,
@@ -58,7 +58,7 @@ class _Collected(Exception):
 def _collector_cls() -> type:
     from lm_eval.api.model import LM
 
-    class CollectingLM(LM):
+    class CollectingLM(HarmonyChatTemplate, LM):
         """Takes lm-eval's requests and stops ``simple_evaluate`` before anything is scored."""
 
         def loglikelihood(self, requests: list[Any], disable_tqdm: bool = False) -> Any:
@@ -71,18 +71,6 @@ def _collector_cls() -> type:
 
         def generate_until(self, requests: list[Any], disable_tqdm: bool = False) -> Any:
             raise _Collected(list(requests))
-
-        def apply_chat_template(self, chat_history: list[dict[str, Any]], add_generation_prompt: bool = True) -> str:
-            return render_chat(chat_history, add_generation_prompt)
-
-        @property
-        def tokenizer_name(self) -> str:
-            from tasks.lm_eval_bridge.common import TOKENIZER_NAME
-
-            return TOKENIZER_NAME
-
-        def chat_template(self, chat_template: bool | str = False) -> str | None:
-            return "harmony (rendered by the transport)" if chat_template else None
 
     return CollectingLM
 
