@@ -89,3 +89,17 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared benchmark data not found at {SHARED_DATA} (it sits beside the checkout in CI)")
     return SHARED_DATA
+
+
+def _sandbox_problem() -> str:
+    from evals.sandbox import SandboxUnavailable, check_available
+
+    try:
+        check_available()
+        return ""
+    except SandboxUnavailable as exc:  # depends on the machine
+        return str(exc)
+
+
+_NO_SANDBOX = _sandbox_problem()
+needs_bwrap = pytest.mark.skipif(bool(_NO_SANDBOX), reason=f"bubblewrap sandbox unavailable: {_NO_SANDBOX}")

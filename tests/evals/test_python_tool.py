@@ -9,17 +9,10 @@ import time
 
 import pytest
 
-from evals import sandbox
 from evals.python_tool import PythonKernel, PythonToolLimits
-from evals.sandbox import SandboxUnavailable
+from tests.conftest import needs_bwrap
 
-try:
-    sandbox.check_available()
-    _SKIP = ""
-except SandboxUnavailable as e:  # pragma: no cover - depends on the machine
-    _SKIP = str(e)
-
-pytestmark = pytest.mark.skipif(bool(_SKIP), reason=f"bubblewrap sandbox unavailable: {_SKIP}")
+pytestmark = needs_bwrap
 
 LIMITS = PythonToolLimits(timeout_s=5.0, memory_bytes=512 << 20, max_processes=16, max_output_chars=2000,
                           max_output_bytes=1 << 20)

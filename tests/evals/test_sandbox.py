@@ -12,14 +12,9 @@ import pytest
 
 from evals import sandbox
 from evals.sandbox import SandboxError, SandboxUnavailable, run_sandboxed, sandbox_workdir
+from tests.conftest import needs_bwrap
 
-try:
-    sandbox.check_available()
-    _SKIP = ""
-except SandboxUnavailable as e:  # pragma: no cover - depends on the machine
-    _SKIP = str(e)
-
-pytestmark = pytest.mark.skipif(bool(_SKIP), reason=f"sandbox unavailable: {_SKIP}")
+pytestmark = needs_bwrap
 
 PY = "/usr/bin/python3"
 LIMITS = dict(cpu_seconds=2.0, wall_seconds=4.0, memory_bytes=256 << 20, max_processes=8,

@@ -12,24 +12,16 @@ from typing import Any
 
 import pytest
 
-from evals import sandbox
 from evals.clients import Sampling
 from evals.engine import episode_status
-from evals.sandbox import SandboxUnavailable
 from evals.task import ModelSession
 from evals.tool_loop import ToolTransportError, run_tool_loop
 from evals.types import Attempt, ModelOutput, Sample, ToolCall
 from tasks.aime import AimeTask
-from tests.conftest import FIXTURES, run_cli
+from tests.conftest import FIXTURES, needs_bwrap, run_cli
 
 MINI = str(FIXTURES / "mini_aime.jsonl")
 
-try:
-    sandbox.check_available()
-    _NO_BWRAP = ""
-except SandboxUnavailable as e:  # pragma: no cover - depends on the machine
-    _NO_BWRAP = str(e)
-needs_bwrap = pytest.mark.skipif(bool(_NO_BWRAP), reason=f"bubblewrap sandbox unavailable: {_NO_BWRAP}")
 
 
 class FakeClient:
