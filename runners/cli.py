@@ -72,10 +72,10 @@ def hardware() -> dict[str, Any]:
 
 def register_resolvers() -> None:
     if not OmegaConf.has_resolver("tiny_model_path"):
-        def tiny_model_path() -> str:
+        def tiny_model_path(recipe: str = "") -> str:
             from runners.tiny_model.paths import cached_checkpoint
 
-            return str(cached_checkpoint())
+            return str(cached_checkpoint(recipe or "aime"))
 
         OmegaConf.register_new_resolver("tiny_model_path", tiny_model_path)
     if not OmegaConf.has_resolver("repo_file"):

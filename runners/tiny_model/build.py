@@ -3,17 +3,20 @@
 Run with the vLLM venv python, from the repository root::
 
     python -m runners.tiny_model.build --cache-root ~/.cache/gptoss-eval
+    python -m runners.tiny_model.build --recipe tools --cache-root ~/.cache/gptoss-eval
     python -m runners.tiny_model.build --out /tmp/tiny-gptoss
 
-With ``--cache-root`` the checkpoint lands in ``<cache-root>/tiny-gptoss/<recipe_hash>/``;
+Recipes: ``aime`` (scripted AIME answers and one function call; ``script.py``) and ``tools`` (the agent
+suites' requests as the harness renders them; ``tools_recipe.py``). With ``--cache-root`` the checkpoint
+lands in ``<cache-root>/<tiny-gptoss | tiny-gptoss-tools>/<recipe_hash>/``;
 an existing complete checkpoint there is reused. The build happens in a temporary sibling
 directory that is renamed into place at the end, so readers never see half a checkpoint.
 The last line printed is the checkpoint directory.
 
 Steps: o200k_harmony tokenizer (tokenizer.json from the o200k_base ranks + the Harmony
 special tokens at their real ids) -> GptOss config -> AdamW on the scripted Harmony
-transcripts (prompt variants from ``transcripts.py`` plus whatever vLLM's own Harmony
-renderer produces for chat completions and Responses) -> checks that greedy decoding
+transcripts (aime: prompt variants from ``transcripts.py`` plus whatever vLLM's own Harmony
+renderer produces for chat completions and Responses; tools: ``tool_cases.json``) -> checks that greedy decoding
 reproduces every scripted completion with bf16 weights -> save.
 """
 
@@ -32,6 +35,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from runners.tiny_model import paths, tools_recipe
 from runners.tiny_model import script as S
 from runners.tiny_model import transcripts as T
 
@@ -57,14 +61,14 @@ def default_cache_root() -> Path:
     return Path(os.environ.get("GPTOSS_EVAL_CACHE", str(Path.home() / ".cache" / "gptoss-eval")))
 
 
-def is_complete(path: Path) -> bool:
+def is_complete(path: Path, recipe: str = "aime") -> bool:
     if not all((path / f).is_file() for f in REQUIRED_FILES):
         return False
     try:
         info = json.loads((path / "build_info.json").read_text())
     except (OSError, ValueError):
         return False
-    return bool(info.get("complete")) and info.get("recipe_hash") == S.recipe_hash()
+    return bool(info.get("complete")) and info.get("recipe_hash") == paths.recipe_hash(recipe)
 
 
 # ----------------------------------------------------------------------------- vocabulary
@@ -248,31 +252,43 @@ def training_examples(enc) -> tuple[list[dict[str, Any]], dict[str, Any]]:
 # ----------------------------------------------------------------------------- model
 
 
-def make_config():
+def make_config(model_config: dict[str, Any], init_std: float):
     from transformers import GptOssConfig
 
-    cfg = dict(S.MODEL_CONFIG)
     config = GptOssConfig(
-        **cfg,
+        **model_config,
         tie_word_embeddings=False,
         bos_token_id=BOS_ID,
         eos_token_id=RETURN_ID,
         pad_token_id=PAD_ID,
-        initializer_range=S.TRAIN_HPARAMS["init_std"],
+        initializer_range=init_std,
     )
     config.architectures = ["GptOssForCausalLM"]
     return config
 
 
-def train(examples: list[dict[str, Any]], out_dir: Path, threads: int, max_steps: int | None) -> dict[str, Any]:
+def length_chunks(lengths: list[int], budget: int) -> list[list[int]]:
+    """Rows grouped by length so that rows x longest row stays within ``budget`` padded tokens."""
+    chunks: list[list[int]] = []
+    for row in sorted(range(len(lengths)), key=lambda r: lengths[r]):
+        if chunks and (len(chunks[-1]) + 1) * lengths[row] <= budget:
+            chunks[-1].append(row)
+        else:
+            chunks.append([row])
+    return chunks
+
+
+def train(examples: list[dict[str, Any]], out_dir: Path, threads: int, max_steps: int | None,
+          hp: dict[str, Any], model_config: dict[str, Any]) -> dict[str, Any]:
+    """AdamW on the assistant tokens. ``hp["batching"]``: ``random`` mini-batches of ``batch_size`` rows
+    (the AIME recipe) or ``full`` (every row every step, in length chunks; few long rows)."""
     import torch
     import torch.nn.functional as F
     from transformers import GenerationConfig, GptOssForCausalLM
 
-    hp = S.TRAIN_HPARAMS
     torch.manual_seed(hp["seed"])
     torch.set_num_threads(threads)
-    config = make_config()
+    config = make_config(model_config, hp["init_std"])
     config._attn_implementation = "eager"
     model = GptOssForCausalLM(config).float()
     model.train()
@@ -309,6 +325,8 @@ def train(examples: list[dict[str, Any]], out_dir: Path, threads: int, max_steps
     tgt = labels.view(-1)[sel]
     log_unused = math.log(n_unused)
     log(f"batch {B} x {max_len}, {int(sel.sum())} assistant target tokens")
+    full = hp.get("batching", "random") == "full"
+    chunks = [torch.tensor(c) for c in length_chunks(lengths.tolist(), hp["chunk_tokens"])] if full else None
 
     opt = torch.optim.AdamW(
         [{"params": body}, {"params": [emb_small, head_small]}],
@@ -321,6 +339,11 @@ def train(examples: list[dict[str, Any]], out_dir: Path, threads: int, max_steps
             return hp["lr"] * (step + 1) / hp["warmup_steps"]
         frac = min(1.0, (step - hp["warmup_steps"]) / max(1, steps - hp["warmup_steps"]))
         return hp["min_lr"] + 0.5 * (hp["lr"] - hp["min_lr"]) * (1 + math.cos(math.pi * frac))
+
+    def chunk_targets(rows: torch.Tensor) -> torch.Tensor:
+        width = int(lengths[rows].max())
+        t = labels[rows, :width].reshape(-1)
+        return t[t != -100]
 
     def hidden(emb_weight: torch.Tensor, rows: torch.Tensor | None = None) -> torch.Tensor:
         """Final hidden states at assistant positions (all sequences, or the given rows)."""
@@ -347,10 +370,15 @@ def train(examples: list[dict[str, Any]], out_dir: Path, threads: int, max_steps
                 p.copy_(p.to(torch.bfloat16).float())
         model.eval()
         try:
-            h = hidden(emb_small.to(torch.bfloat16).float())
+            emb = emb_small.to(torch.bfloat16).float()
+            if chunks is None:
+                h, targets = hidden(emb), tgt
+            else:
+                h = torch.cat([hidden(emb, rows) for rows in chunks])
+                targets = torch.cat([chunk_targets(rows) for rows in chunks])
             logits = h @ head_small.to(torch.bfloat16).float().t()
-            true = logits.gather(1, tgt[:, None]).squeeze(1)
-            other = logits.scatter(1, tgt[:, None], float("-inf")).max(dim=1).values
+            true = logits.gather(1, targets[:, None]).squeeze(1)
+            other = logits.scatter(1, targets[:, None], float("-inf")).max(dim=1).values
             other = torch.maximum(other, torch.zeros_like(other))  # unused ids have logit 0
             margin = true - other
         finally:
@@ -369,16 +397,25 @@ def train(examples: list[dict[str, Any]], out_dir: Path, threads: int, max_steps
     for step in range(1, steps + 1):
         for g in opt.param_groups:
             g["lr"] = lr_at(step - 1)
-        if not order:
-            order = torch.randperm(B, generator=gen).tolist()
-        rows = torch.tensor(sorted(order[: hp["batch_size"]]))
-        del order[: hp["batch_size"]]
-        h = hidden(emb_small, rows)
-        b_tgt = labels[rows].reshape(-1)
-        b_tgt = b_tgt[b_tgt != -100]
-        loss = F.cross_entropy(small_logits(h, head_small), b_tgt)
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        if chunks is not None:
+            n_targets = int(sel.sum())
+            loss = torch.zeros(())
+            for rows in chunks:
+                part = F.cross_entropy(small_logits(hidden(emb_small, rows), head_small), chunk_targets(rows),
+                                       reduction="sum") / n_targets
+                part.backward()
+                loss += part.detach()
+        else:
+            if not order:
+                order = torch.randperm(B, generator=gen).tolist()
+            rows = torch.tensor(sorted(order[: hp["batch_size"]]))
+            del order[: hp["batch_size"]]
+            h = hidden(emb_small, rows)
+            b_tgt = labels[rows].reshape(-1)
+            b_tgt = b_tgt[b_tgt != -100]
+            loss = F.cross_entropy(small_logits(h, head_small), b_tgt)
+            loss.backward()
         torch.nn.utils.clip_grad_norm_(body + [emb_small, head_small], hp["grad_clip"])
         opt.step()
         if step % hp["eval_every"] == 0 or step == steps:
@@ -441,7 +478,26 @@ def check_tokenizer_roundtrip(tok, enc, examples: list[dict[str, Any]]) -> None:
 # ----------------------------------------------------------------------------- main
 
 
-def build(target: Path, *, threads: int, max_steps: int | None, tiktoken_dir: Path) -> Path:
+def tools_examples(enc) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The captured agent-suite requests (``tool_cases.json``) as training examples."""
+    examples = [{"names": [name], "prompt": prompt, "completion": completion}
+                for name, prompt, completion in tools_recipe.training_pairs()]
+    for ex in examples:  # the capture used the same vocabulary: a cheap guard against a stale file
+        enc.decode(ex["prompt"] + ex["completion"])
+    return examples, {}
+
+
+RECIPE_PARTS = {
+    "aime": {"examples": training_examples, "train": S.TRAIN_HPARAMS, "model": S.MODEL_CONFIG,
+             "version": S.RECIPE_VERSION, "payload": S.recipe_payload},
+    "tools": {"examples": tools_examples, "train": tools_recipe.TRAIN_HPARAMS, "model": tools_recipe.MODEL_CONFIG,
+              "version": tools_recipe.RECIPE_VERSION,
+              "payload": lambda: {"version": tools_recipe.RECIPE_VERSION, "train": tools_recipe.TRAIN_HPARAMS,
+                                  "model_config": tools_recipe.MODEL_CONFIG}},
+}
+
+
+def build(target: Path, *, threads: int, max_steps: int | None, tiktoken_dir: Path, recipe: str = "aime") -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.parent / f".{target.name}.tmp-{os.getpid()}"
     if tmp.exists():
@@ -452,21 +508,23 @@ def build(target: Path, *, threads: int, max_steps: int | None, tiktoken_dir: Pa
         tk_file = ensure_tiktoken_file(tiktoken_dir)
         os.environ.setdefault("TIKTOKEN_ENCODINGS_BASE", str(tk_file.parent))
         enc = harmony_encoding()
-        examples, coverage = training_examples(enc)
+        parts = RECIPE_PARTS[recipe]
+        examples, coverage = parts["examples"](enc)
         for name, status in sorted(coverage.items()):
             if status != "matches transcripts.py":
                 log(f"vLLM prompt {name}: {status}")
         tok = build_tokenizer(tk_file, tmp, enc)
         check_tokenizer_roundtrip(tok, enc, examples)
-        info = train(examples, tmp, threads, max_steps)
+        info = train(examples, tmp, threads, max_steps, parts["train"], parts["model"])
         (tmp / "transcripts.json").write_text(json.dumps(
             [{"names": ex["names"], "prompt": ex["prompt"], "completion": ex["completion"]} for ex in examples]
         ))
-        (tmp / "recipe.json").write_text(json.dumps(S.recipe_payload(), indent=1, sort_keys=True))
+        (tmp / "recipe.json").write_text(json.dumps(parts["payload"](), indent=1, sort_keys=True))
         build_info = {
             "complete": True,
-            "recipe_hash": S.recipe_hash(),
-            "recipe_version": S.RECIPE_VERSION,
+            "recipe": recipe,
+            "recipe_hash": paths.recipe_hash(recipe),
+            "recipe_version": parts["version"],
             "vllm_prompt_coverage": coverage,
             "n_sequences": len(examples),
             "build_seconds": round(time.time() - t_start, 1),
@@ -487,7 +545,7 @@ def build(target: Path, *, threads: int, max_steps: int | None, tiktoken_dir: Pa
             f.chmod(0o644)
         tmp.chmod(0o755)
         if target.exists():
-            if is_complete(target):  # another builder won the race
+            if is_complete(target, recipe):  # another builder won the race
                 shutil.rmtree(tmp)
                 return target
             shutil.rmtree(target)
@@ -502,7 +560,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     where = ap.add_mutually_exclusive_group()
     where.add_argument("--out", type=Path, help="exact checkpoint directory")
-    where.add_argument("--cache-root", type=Path, help="checkpoint goes to <root>/tiny-gptoss/<recipe_hash>/")
+    where.add_argument("--cache-root", type=Path, help="checkpoint goes to <root>/<recipe folder>/<recipe_hash>/")
+    ap.add_argument("--recipe", choices=sorted(paths.RECIPES), default="aime",
+                    help="aime: the AIME smoke checkpoint; tools: the agent suites' checkpoint (tool_cases.json)")
     ap.add_argument("--force", action="store_true", help="rebuild even if a complete checkpoint exists")
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--max-steps", type=int, default=None)
@@ -510,17 +570,18 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     cache_root = args.cache_root or default_cache_root()
-    target = args.out if args.out else cache_root / "tiny-gptoss" / S.recipe_hash()
+    target = args.out if args.out else paths.checkpoint_dir(args.recipe, cache_root.expanduser())
     target = target.expanduser().resolve()
     if args.print_path:
         print(target)
         return 0
-    if is_complete(target) and not args.force:
-        log(f"reusing complete checkpoint (recipe {S.recipe_hash()})")
+    if is_complete(target, args.recipe) and not args.force:
+        log(f"reusing complete checkpoint (recipe {args.recipe} {paths.recipe_hash(args.recipe)})")
     else:
         if args.force and target.exists():
             shutil.rmtree(target)
-        build(target, threads=args.threads, max_steps=args.max_steps, tiktoken_dir=cache_root.expanduser() / "tiktoken")
+        build(target, threads=args.threads, max_steps=args.max_steps,
+              tiktoken_dir=cache_root.expanduser() / "tiktoken", recipe=args.recipe)
     print(target)
     return 0
 

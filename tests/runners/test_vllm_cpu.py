@@ -8,36 +8,20 @@ from __future__ import annotations
 
 import csv
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from runners.tiny_model import script
 from tests.conftest import ROOT, run_cli
+from tests.runners.conftest import start_vllm_cpu, tiny_checkpoint
 
 pytestmark = pytest.mark.vllm
 
 
-def _vllm_python() -> Path:
-    out = subprocess.run(["bash", str(ROOT / "runners" / "setup_vllm_cpu.sh")], capture_output=True, text=True,
-                         timeout=1800)
-    if out.returncode != 0:
-        pytest.fail(f"could not set up the vLLM-CPU venv:\n{out.stderr[-2000:]}")
-    return Path(out.stdout.strip().splitlines()[-1])
-
-
 @pytest.fixture(scope="module")
-def tiny_checkpoint() -> Path:
-    from evals.harmony import cache_root
-    from runners.tiny_model.paths import checkpoint_dir
-
-    python = _vllm_python()
-    build = subprocess.run([str(python), "-m", "runners.tiny_model.build", "--cache-root", str(cache_root())],
-                           cwd=ROOT, capture_output=True, text=True, timeout=3600)
-    if build.returncode != 0:
-        pytest.fail(f"building the tiny checkpoint failed:\n{build.stderr[-3000:]}")
-    return checkpoint_dir()
+def aime_checkpoint() -> Path:
+    return tiny_checkpoint("aime")
 
 
 def _rows(report_dir: Path) -> dict[str, dict[str, str]]:
@@ -65,7 +49,7 @@ def _check_against_script(root: Path, transport: str) -> None:
     assert f"OK tiny-gptoss tiny_aime ({transport}): median completion tokens rise with effort" in report
 
 
-def test_spawned_vllm_cpu_server_runs_the_effort_sweep_over_chat(tiny_checkpoint, tmp_path):
+def test_spawned_vllm_cpu_server_runs_the_effort_sweep_over_chat(aime_checkpoint, tmp_path):
     """server=cpu: the harness starts vLLM itself with the gpt-oss flags, one server for three efforts."""
     proc = run_cli("experiment=smoke_cpu", f"paths.root={tmp_path}", "progress=false", timeout=1800)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -75,21 +59,9 @@ def test_spawned_vllm_cpu_server_runs_the_effort_sweep_over_chat(tiny_checkpoint
 
 
 @pytest.fixture(scope="module")
-def running_server(tiny_checkpoint, tmp_path_factory):
+def running_server(aime_checkpoint, tmp_path_factory):
     """One vLLM-CPU server for the other transports, started by the same lifecycle code and flags."""
-    from hydra import compose, initialize_config_module
-    from hydra.core.global_hydra import GlobalHydra
-
-    from runners.cli import register_resolvers
-    from runners.serving import server_config
-    from runners.vllm_server import VllmServer
-
-    register_resolvers()
-    GlobalHydra.instance().clear()
-    with initialize_config_module(config_module="conf", version_base="1.3"):
-        cfg = compose("config", overrides=["model=tiny", "server=cpu"])
-    GlobalHydra.instance().clear()
-    with VllmServer(server_config(cfg, tmp_path_factory.mktemp("server"))) as server:
+    with start_vllm_cpu("tiny", tmp_path_factory.mktemp("server")) as server:
         yield server
 
 

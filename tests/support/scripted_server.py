@@ -7,8 +7,11 @@ truncation, garbage, and dying after N requests. Every request is logged as one 
 Script (JSON)::
 
     {"rules": [{"match": "text in the last user message", "effort": "low" | null,
+                "match_prompt": "text anywhere in the request" (optional),
+                "kind": "chat" | "responses" | "completions" (optional: only that endpoint),
                 "reply": {"analysis": "...", "final": "...", "tool_calls": [{"name", "arguments"}],
-                          "finish_reason": "stop" | "length", "garbage": false}}],
+                          "finish_reason": "stop" | "length", "garbage": false,
+                          "raw_text": "Harmony completion text (completions only; replaces the above)"}}],
      "default": {"analysis": "...", "final": "..."},
      "faults": {"error_rate": 0.0, "error_status": 500, "latency_s": 0.0, "capacity": 0,
                 "die_after": null, "seed": 0,
@@ -40,14 +43,16 @@ from aiohttp import web
 class Script:
     def __init__(self, data: dict[str, Any]) -> None:
         self.rules = data.get("rules", [])
+        self.needs_prompt = any("match_prompt" in rule for rule in self.rules)
         self.default = data.get("default", {"analysis": "Thinking.", "final": "\\boxed{0}"})
         self.faults = {"error_rate": 0.0, "error_status": 500, "latency_s": 0.0, "capacity": 0,
                        "die_after": None, "seed": 0, "token_delay_s": 0.0, "cut_rate": 0.0,
                        "cut_after_chunks": 3} | data.get("faults", {})
 
-    def reply(self, user_text: str, effort: str | None) -> dict[str, Any]:
+    def reply(self, user_text: str, effort: str | None, kind: str = "chat", prompt: str = "") -> dict[str, Any]:
         for rule in self.rules:
-            if rule.get("match", "") in user_text and rule.get("effort") in (None, effort):
+            if (rule.get("match", "") in user_text and rule.get("effort") in (None, effort)
+                    and rule.get("kind") in (None, kind) and rule.get("match_prompt", "") in prompt):
                 return rule["reply"]
         return self.default
 
@@ -90,7 +95,8 @@ class ScriptedServer:
                                        "max_tokens": body.get("max_tokens", body.get("max_output_tokens"))}) + "\n")
         if faults["error_rate"] and self.rng.random() < float(faults["error_rate"]):
             return web.Response(status=int(faults["error_status"]), text="injected failure")
-        reply = self.script.reply(user_text, effort)
+        prompt = self._prompt_text(kind, body) if self.script.needs_prompt else ""
+        reply = self.script.reply(user_text, effort, kind, prompt)
         if reply.get("hang"):
             await asyncio.sleep(3600)
         if body.get("stream") and not reply.get("garbage"):
@@ -211,6 +217,12 @@ class ScriptedServer:
         msgs = body.get("messages") or []
         users = [m.get("content") for m in msgs if m.get("role") == "user"]
         return (users[-1] if users else ""), body.get("reasoning_effort")
+
+    def _prompt_text(self, kind: str, body: dict[str, Any]) -> str:
+        """The whole request as text, for ``match_prompt`` rules."""
+        if kind == "completions":
+            return self.enc.decode(body["prompt"])
+        return json.dumps(body.get("messages") or body.get("input") or [])
 
     def _usage(self, reply: dict[str, Any]) -> dict[str, int]:
         reasoning = self._count(reply.get("analysis", ""))

@@ -23,7 +23,7 @@ from tests.support.scripted_server import Script, ScriptedServer
 
 
 class ConversationScript(Script):
-    def reply(self, user_text: str, effort: str | None) -> dict[str, Any]:
+    def reply(self, user_text: str, effort: str | None, kind: str = "chat", prompt: str = "") -> dict[str, Any]:
         state = json.loads(user_text)
         for rule in self.rules:
             if rule.get("agent") is not None and rule["agent"] != state["agent"]:
