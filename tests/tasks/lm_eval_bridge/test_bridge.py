@@ -60,7 +60,7 @@ def _simple_evaluate(server, run_dir: Path, tasks_dir: Path, transport: str, eff
         apply_chat_template=True, bootstrap_iters=0)
 
 
-@pytest.mark.parametrize("transport", ["harmony", "chat"])
+@pytest.mark.parametrize("transport", ["harmony", "chat", "responses"])
 def test_lm_eval_drives_gptoss_harmony_model(capturing_server, lm_tasks_dir, tmp_path, transport):
     server = capturing_server(SCRIPT)
     run_dir = tmp_path / "run"
@@ -76,6 +76,10 @@ def test_lm_eval_drives_gptoss_harmony_model(capturing_server, lm_tasks_dir, tmp
     if transport == "chat":
         assert {b["body"]["reasoning_effort"] for b in bodies} == {"high"}
         assert {b["body"]["messages"][0]["role"] for b in bodies} == {"system"}  # the task's description
+    elif transport == "responses":
+        assert {b["path"] for b in bodies} == {"/v1/responses"}
+        assert {b["body"]["reasoning"]["effort"] for b in bodies} == {"high"}
+        assert {b["body"]["instructions"] for b in bodies} == {"You are a careful calculator."}
     else:
         from evals.harmony import encoding
 
