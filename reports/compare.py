@@ -1,7 +1,8 @@
 """Did the candidate get worse than the baseline? A paired comparison of runs with a CI verdict.
 
     python -m reports.compare BASELINE_DIR CANDIDATE_DIR [--junit out.xml] [--markdown out.md]
-                              [--min-drop 3] [--min-gain 3] [--alpha 0.05] [--card-tolerance 5] [--fail-on-card]
+                              [--min-drop 3] [--min-gain 3] [--alpha 0.05] [--correction holm|none]
+                              [--card-tolerance 5] [--fail-on-card]
 
 Each DIR is a run directory or a folder holding runs (searched recursively; several folders may be given
 comma-separated). Runs are grouped per suite x effort; runs of one side sharing a group are pooled.
@@ -14,11 +15,21 @@ Method (per suite x effort):
 - Exact test: McNemar's exact test (two-sided binomial test with p = 1/2 on the discordant pairs) on
   per-attempt pairs: within a sample, the i-th graded attempt of the baseline is paired with the i-th of the
   candidate (sorted by repeat; the extra repeats of the side with more are left out). "Correct" means full
-  credit (score >= 1). Repeats are independent draws given the sample, so under "no change" each discordant
-  pair is equally likely to go either way; this uses every attempt and is more sensitive than a vote per sample.
-- Verdict: "regressed" when the drop is at least ``--min-drop`` points AND p < ``--alpha``; "improved" when
-  the gain is at least ``--min-gain`` points AND p < alpha; otherwise "no change" (a big difference that is
-  not significant is noise; a significant one below the threshold is too small to act on).
+  credit (score >= 1). Repeats are independent draws given the sample, so under "no change" (the same chance
+  of success per sample on both sides) each discordant pair is equally likely to go either way, whatever the
+  sample's difficulty: the binomial test is exact, conditional on the fixed set of samples the suite asks.
+  A suite with partial credit (any score strictly between 0 and 1) is tested with a paired sign-flip
+  permutation test of the per-sample differences instead (``--bootstrap`` random sign flips, at least 1000,
+  seeded; exact enumeration when there are few samples), because "full credit" would ignore partial changes.
+- Several suite x effort groups: the gate fails if ANY group regresses, so the p-values are Holm-adjusted
+  over the groups compared (``--correction holm``, the default; ``none`` to test each group alone). That
+  keeps the chance that pure noise fails the gate at most ``--alpha`` however many groups a sweep holds.
+- Verdict: "regressed" when the drop is at least ``--min-drop`` points AND the adjusted p < ``--alpha``;
+  "improved" when the gain is at least ``--min-gain`` points AND adjusted p < alpha; otherwise "no change"
+  (a big difference that is not significant is noise; a significant one below the threshold is too small to
+  act on). The bootstrap CI is reported as the size of the change and its uncertainty over problems (it
+  answers "how big, for problems like these"); it is not a second vote: the exact test already bounds the
+  false-alarm rate by alpha, and a second requirement would only cost power.
   A baseline group with no candidate (or no common sample) is "missing" and fails the gate too.
 - Model card range: the candidate's pass@1 is flagged when it lies outside card +/- ``--card-tolerance``
   points (only for pass@1-style card numbers; Elo rows are skipped). Flags fail the gate only with
@@ -53,6 +64,7 @@ class Thresholds:
     min_drop: float = 3.0  # points
     min_gain: float | None = None  # points; None: same as min_drop
     alpha: float = 0.05
+    correction: str = "holm"  # holm | none: multiple-comparison adjustment over suite x effort groups
     card_tolerance: float = 5.0  # points
     fail_on_card: bool = False
     bootstrap: int = 10_000
@@ -90,7 +102,9 @@ class Comparison:
     ci_hi: float = math.nan
     losses: int = 0  # discordant attempt pairs: baseline correct, candidate not
     gains: int = 0  # candidate correct, baseline not
-    p_value: float = math.nan
+    p_value: float = math.nan  # the test's own p for this group
+    p_adjusted: float = math.nan  # after the correction over groups (what the verdict uses)
+    test: str = ""  # mcnemar | sign-flip
     cand_pass1: float = math.nan  # points, over every candidate sample
     card: float | None = None
     card_flag: str | None = None  # why the candidate is outside the card range, or None
@@ -165,18 +179,48 @@ def mcnemar_exact(losses: int, gains: int) -> float:
     return float(stats.binomtest(min(losses, gains), n, 0.5).pvalue)
 
 
+def sign_flip_test(diffs: np.ndarray, n_resamples: int = 10_000, seed: int = 0) -> float:
+    """Two-sided paired permutation test of mean(diffs) = 0: random sign flips of the per-sample differences."""
+    d = np.asarray(diffs, dtype=float)
+    if len(d) == 0 or not np.any(d):
+        return 1.0
+    res = stats.permutation_test((d,), np.mean, permutation_type="samples", n_resamples=max(n_resamples, 1000),
+                                 alternative="two-sided", random_state=seed)
+    return float(min(1.0, res.pvalue))
+
+
+def holm(p_values: list[float]) -> list[float]:
+    """Holm's step-down adjusted p-values (same order as given)."""
+    m = len(p_values)
+    order = sorted(range(m), key=lambda i: p_values[i])
+    adjusted = [1.0] * m
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p_values[i]))
+        adjusted[i] = running
+    return adjusted
+
+
+def _ranked_correct(frame: pd.DataFrame, samples: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Per graded attempt of ``samples``: a pairing key (sample, rank of its repeat) and full credit or not."""
+    codes = pd.Index(samples).get_indexer(frame.sample_id)
+    keep = codes >= 0
+    codes, repeats = codes[keep], frame.repeat.to_numpy()[keep]
+    correct = frame.score.to_numpy(dtype=float)[keep] >= 1.0
+    order = np.lexsort((repeats, codes))
+    codes, correct = codes[order], correct[order]
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]]) if len(codes) else np.array([], dtype=int)
+    rank = np.arange(len(codes)) - np.repeat(starts, np.diff(np.r_[starts, len(codes)]))
+    return codes.astype(np.int64) * (1 << 32) + rank, correct
+
+
 def discordant_pairs(base: pd.DataFrame, cand: pd.DataFrame, samples: list[str]) -> tuple[int, int]:
     """(losses, gains) over per-attempt pairs: i-th graded attempt of each side within a sample."""
-    b_groups = {s: g.sort_values("repeat").score.to_numpy() for s, g in base.groupby("sample_id", sort=False)}
-    c_groups = {s: g.sort_values("repeat").score.to_numpy() for s, g in cand.groupby("sample_id", sort=False)}
-    losses = gains = 0
-    for s in samples:
-        b, c = b_groups[s], c_groups[s]
-        k = min(len(b), len(c))
-        bc, cc = b[:k] >= 1.0, c[:k] >= 1.0
-        losses += int(np.sum(bc & ~cc))
-        gains += int(np.sum(~bc & cc))
-    return losses, gains
+    b_key, b_ok = _ranked_correct(base, samples)
+    c_key, c_ok = _ranked_correct(cand, samples)
+    _, bi, ci = np.intersect1d(b_key, c_key, assume_unique=True, return_indices=True)
+    bc, cc = b_ok[bi], c_ok[ci]
+    return int(np.sum(bc & ~cc)), int(np.sum(~bc & cc))
 
 
 def _card_check(cmp: Comparison, cand: Side, th: Thresholds) -> None:
@@ -221,18 +265,29 @@ def compare_side(suite: str, effort: str, base: Side | None, cand: Side | None, 
     cmp.base_mean, cmp.cand_mean, cmp.diff = 100 * float(b.mean()), 100 * float(c.mean()), float(d.mean())
     cmp.ci_lo, cmp.ci_hi = paired_bootstrap_ci(d, th.bootstrap, th.seed, th.confidence)
     cmp.losses, cmp.gains = discordant_pairs(base.frame, cand.frame, common)
-    cmp.p_value = mcnemar_exact(cmp.losses, cmp.gains)
-    significant = cmp.p_value < th.alpha
-    sig_text = f"p={cmp.p_value:.3g} {'<' if significant else '≥'} {th.alpha:g}"
+    scores = np.concatenate([base.frame.score.to_numpy(dtype=float), cand.frame.score.to_numpy(dtype=float)])
+    if np.all((scores == 0.0) | (scores == 1.0)):
+        cmp.test, cmp.p_value = "mcnemar", mcnemar_exact(cmp.losses, cmp.gains)
+    else:
+        cmp.test, cmp.p_value = "sign-flip", sign_flip_test(d, th.bootstrap, th.seed)
+    cmp.p_adjusted = cmp.p_value
+    return cmp
+
+
+def decide(cmp: Comparison, th: Thresholds, n_tests: int) -> None:
+    """The verdict of a compared group from its difference and (adjusted) p-value; see the module docstring."""
+    significant = cmp.p_adjusted < th.alpha
+    adj = f" (Holm over {n_tests} groups)" if th.correction == "holm" and n_tests > 1 else ""
+    sig_text = f"p={cmp.p_adjusted:.3g}{adj} {'<' if significant else '≥'} {th.alpha:g}"
     if cmp.diff <= -th.min_drop and significant:
         cmp.verdict, cmp.reason = "regressed", f"dropped {-cmp.diff:.1f} points (≥ {th.min_drop:g}), {sig_text}"
     elif cmp.diff >= th.gain and significant:
         cmp.verdict, cmp.reason = "improved", f"gained {cmp.diff:.1f} points (≥ {th.gain:g}), {sig_text}"
     elif not significant:
-        cmp.reason = f"Δ {cmp.diff:+.1f} points is within noise ({sig_text})"
+        cmp.verdict, cmp.reason = "no change", f"Δ {cmp.diff:+.1f} points is within noise ({sig_text})"
     else:
-        cmp.reason = f"significant ({sig_text}) but |Δ| {abs(cmp.diff):.1f} < {th.min_drop if cmp.diff < 0 else th.gain:g} points"
-    return cmp
+        cmp.verdict, cmp.reason = "no change", (f"significant ({sig_text}) but |Δ| {abs(cmp.diff):.1f} < "
+                                                f"{th.min_drop if cmp.diff < 0 else th.gain:g} points")
 
 
 def compare(baseline: str | Path | list[str | Path], candidate: str | Path | list[str | Path],
@@ -243,9 +298,24 @@ def compare(baseline: str | Path | list[str | Path], candidate: str | Path | lis
         raise FileNotFoundError(f"no baseline runs (manifest.json) under {baseline}")
     if not cand:
         raise FileNotFoundError(f"no candidate runs (manifest.json) under {candidate}")
+    return compare_sides(base, cand, th)
+
+
+def compare_sides(base: dict[tuple[str, str], Side], cand: dict[tuple[str, str], Side],
+                  th: Thresholds) -> list[Comparison]:
+    """Every suite x effort group of either side, compared, with the p-values adjusted over the groups."""
+    if th.correction not in ("holm", "none"):
+        raise ValueError(f"--correction must be holm or none, got {th.correction!r}")
     order = {e: i for i, e in enumerate(EFFORTS)}
     keys = sorted(set(base) | set(cand), key=lambda k: (k[0], order.get(k[1], 9), k[1]))
-    return [compare_side(s, e, base.get((s, e)), cand.get((s, e)), th) for s, e in keys]
+    results = [compare_side(s, e, base.get((s, e)), cand.get((s, e)), th) for s, e in keys]
+    tested = [r for r in results if r.test]
+    if th.correction == "holm":
+        for r, p in zip(tested, holm([r.p_value for r in tested]), strict=True):
+            r.p_adjusted = p
+    for r in tested:
+        decide(r, th, len(tested))
+    return results
 
 
 def gate_failed(results: list[Comparison], th: Thresholds) -> bool:
@@ -257,6 +327,12 @@ def _f(v: Any, digits: int = 1, signed: bool = False) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "–"
     return f"{v:+.{digits}f}" if signed else f"{v:.{digits}f}"
+
+
+def _p(r: Comparison) -> str:
+    if math.isnan(r.p_value):
+        return "–"
+    return _f(r.p_value, 3) + ("" if r.p_adjusted == r.p_value else f" ({_f(r.p_adjusted, 3)})")
 
 
 ICON = {"regressed": "🔴 regressed", "improved": "🟢 improved", "no change": "⚪ no change", "missing": "🔴 missing",
@@ -276,9 +352,11 @@ def to_markdown(results: list[Comparison], th: Thresholds, baseline: Any, candid
         f"{len(results) - n_reg - n_imp - n_miss} without a significant change; {n_card} outside the model card range"
         + (" (fails the gate)" if th.fail_on_card and n_card else "") + ".", "",
         f"Baseline `{baseline}` vs candidate `{candidate}`. Thresholds: regression = drop ≥ {th.min_drop:g} points and "
-        f"p < {th.alpha:g}; improvement = gain ≥ {th.gain:g} points and p < {th.alpha:g}; card tolerance "
-        f"±{th.card_tolerance:g} points.", "",
-        "| suite | effort | verdict | pairs | baseline | candidate | Δ points (95% CI) | discordant (lost / won) | p | "
+        f"p < {th.alpha:g}; improvement = gain ≥ {th.gain:g} points and p < {th.alpha:g}"
+        + ("; p Holm-adjusted over the groups compared" if th.correction == "holm" else "; p not adjusted")
+        + f"; card tolerance ±{th.card_tolerance:g} points.", "",
+        "| suite | effort | verdict | pairs | baseline | candidate | Δ points (95% CI) | discordant (lost / won) | "
+        "p (adjusted) | "
         "card | median tokens (base → cand) | why |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
@@ -289,7 +367,7 @@ def to_markdown(results: list[Comparison], th: Thresholds, baseline: Any, candid
         lines.append(
             f"| {r.suite} | {r.effort} | {ICON.get(r.verdict, r.verdict)} | {r.n_pairs} | {_f(r.base_mean)} | "
             f"{_f(r.cand_mean if not math.isnan(r.cand_mean) else r.cand_pass1)} | {ci} | {r.losses} / {r.gains} | "
-            f"{_f(r.p_value, 3) if not math.isnan(r.p_value) else '–'} | {card} | "
+            f"{_p(r)} | {card} | "
             f"{_f(r.base_tokens, 0)} → {_f(r.cand_tokens, 0)} | {r.reason} |")
     flags = [r for r in results if r.card_flag]
     if flags:
@@ -301,7 +379,8 @@ def to_markdown(results: list[Comparison], th: Thresholds, baseline: Any, candid
             "(left out of the comparison)" for r in partial]
     lines += ["", "Method: per-sample scores (mean over repeats) paired by sample id; CI from a seeded paired bootstrap "
               f"({th.bootstrap} resamples); p from McNemar's exact test on per-attempt pairs (i-th repeat vs i-th "
-              "repeat within a sample, correct = full credit). See `reports/compare.py`."]
+              "repeat within a sample, correct = full credit), or a paired sign-flip permutation test where scores "
+              "give partial credit; the verdict needs both the threshold and p < alpha. See `reports/compare.py`."]
     return "\n".join(lines) + "\n"
 
 
@@ -314,7 +393,8 @@ def to_junit(results: list[Comparison], th: Thresholds, baseline: Any, candidate
                   f"candidate {_f(r.cand_mean if not math.isnan(r.cand_mean) else r.cand_pass1)} "
                   f"({', '.join(r.cand_runs) or 'none'})\n"
                   f"pairs {r.n_pairs}, delta {_f(r.diff, signed=True)} points, 95% CI {_f(r.ci_lo, signed=True)} to "
-                  f"{_f(r.ci_hi, signed=True)}, discordant lost {r.losses} / won {r.gains}, p {_f(r.p_value, 4)}")
+                  f"{_f(r.ci_hi, signed=True)}, discordant lost {r.losses} / won {r.gains}, p {_f(r.p_value, 4)} "
+                  f"({r.test or 'no test'}), adjusted p {_f(r.p_adjusted, 4)}")
         case = ET.Element("testcase", classname=cls, name=f"{r.effort} regression gate", time="0")
         if r.failed:
             failures += 1
@@ -336,7 +416,8 @@ def to_junit(results: list[Comparison], th: Thresholds, baseline: Any, candidate
                           failures=str(failures), errors="0", skipped="0")
     props = ET.SubElement(suite, "properties")
     for name, value in (("baseline", baseline), ("candidate", candidate), ("min_drop", th.min_drop),
-                        ("min_gain", th.gain), ("alpha", th.alpha), ("card_tolerance", th.card_tolerance),
+                        ("min_gain", th.gain), ("alpha", th.alpha), ("correction", th.correction),
+                        ("card_tolerance", th.card_tolerance),
                         ("bootstrap", th.bootstrap), ("seed", th.seed)):
         ET.SubElement(props, "property", name=name, value=str(value))
     suite.extend(cases)
@@ -356,13 +437,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-gain", type=float, default=None, help="smallest gain reported as improved "
                                                                      "(default: --min-drop)")
     parser.add_argument("--alpha", type=float, default=0.05, help="significance level of the exact test (default 0.05)")
+    parser.add_argument("--correction", choices=("holm", "none"), default="holm",
+                        help="adjust p-values over the suite x effort groups (default holm)")
     parser.add_argument("--card-tolerance", type=float, default=5.0,
                         help="flag a candidate outside model card ± this many points (default 5)")
     parser.add_argument("--fail-on-card", action="store_true", help="a model card flag fails the gate too")
     parser.add_argument("--bootstrap", type=int, default=10_000, help="bootstrap resamples (default 10000)")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     args = parser.parse_args(argv)
-    th = Thresholds(min_drop=args.min_drop, min_gain=args.min_gain, alpha=args.alpha,
+    th = Thresholds(min_drop=args.min_drop, min_gain=args.min_gain, alpha=args.alpha, correction=args.correction,
                     card_tolerance=args.card_tolerance, fail_on_card=args.fail_on_card, bootstrap=args.bootstrap,
                     seed=args.seed)
     try:
