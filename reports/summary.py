@@ -412,6 +412,10 @@ def suite_sections(roots: list[str | Path]) -> str:
 
         parts.append(lm_eval_section(roots))
     return "\n".join(p for p in parts if p)
+    if "tau2_retail" in keys:
+        from tasks.tau2_retail.task import tau2_section
+
+        parts.append(tau2_section(roots))
 
 
 def write_reports(roots: list[str | Path], out_dir: str | Path) -> dict[str, Any]:

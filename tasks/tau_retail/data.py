@@ -15,9 +15,10 @@ Two folder layouts are accepted (see :func:`resolve_data_dir`):
   ``tau_bench/envs/retail/tasks_{test,dev,train}.py``, the policy as ``tau_bench/envs/retail/wiki.md``
   and the tool schemas inside ``tau_bench/envs/retail/tools/*.py`` (``get_info()``).  Tasks and tool
   schemas are read from the Python sources with :mod:`ast` (nothing is executed).  Upstream has no
-  ``user_sim_prompt.json`` / ``gt_db_hashes.json`` (the simulator prompt lives in
-  ``tau_bench/envs/user.py`` code); put those two files next to the data to use the simulator helpers
-  or the selfcheck.
+  ``user_sim_prompt.json``: the simulator template is then read the same way from the ``llm`` strategy's
+  ``build_system_prompt`` in ``tau_bench/envs/user.py`` and must equal the v1 template (pinned sha256; later
+  upstream commits added rules to it). Upstream has no ``gt_db_hashes.json`` either (only the selfcheck
+  needs it).
 
 Every file of the bundle layout is checked against a pinned sha256; a missing or modified file raises
 :class:`TauRetailDataError` naming the file and the expected hash.  For the upstream layout the
@@ -55,6 +56,13 @@ FILE_SHA256: dict[str, str] = {
     "users.json": "6f4fd104cc5e80b92166c4035315c31532c6cea52a90dcdf18425ee7f87c2b82",
     "wiki.md": "d539fd2a46a8b8dd2e934ff9ed92f43e9f6b56bc7a718db8d2803ba8ad8f6bf7",
 }
+
+#: sha256 of the v1 ``llm`` user-simulator template (``system_prompt_template`` of user_sim_prompt.json).
+USER_SIM_TEMPLATE_SHA256 = "86c3bd3439bedb76a5402c29851244780b54e1b41bb576bbf407ff94d65ebe6e"
+USER_SIM_HOW_TO_GET = (
+    "Copy user_sim_prompt.json from a bundle folder (e.g. shared/data/tau_bench/v1_retail) next to the data, or "
+    "point at a whole tau-bench checkout at commit 59a200c, whose tau_bench/envs/user.py holds the template."
+)
 
 #: Canonical hash (spec section 6) of the untouched database.
 INITIAL_DB_HASH = "5a4b2cb59f4d12dea7e4adff24a7f8fada510ead49372ea4a729a82bbb5f49b5"
@@ -262,6 +270,29 @@ def parse_upstream_tool_schemas(tools_dir: Path) -> list[dict[str, Any]]:
     return schemas
 
 
+def parse_upstream_user_sim(source: str) -> str:
+    """The ``llm`` simulator's system-prompt template from upstream ``user.py`` (ast only): the f-string that
+    ``LLMUserSimulationEnv.build_system_prompt`` returns, with ``{instruction_display}`` left as a placeholder."""
+    tree = ast.parse(source)
+    for cls in tree.body:
+        if isinstance(cls, ast.ClassDef) and cls.name == "LLMUserSimulationEnv":
+            for fn in cls.body:
+                if isinstance(fn, ast.FunctionDef) and fn.name == "build_system_prompt":
+                    ret = next((n.value for n in ast.walk(fn) if isinstance(n, ast.Return)), None)
+                    if not isinstance(ret, ast.JoinedStr):
+                        break
+                    parts = []
+                    for v in ret.values:
+                        if isinstance(v, ast.Constant) and isinstance(v.value, str):
+                            parts.append(v.value)
+                        elif isinstance(v, ast.FormattedValue) and isinstance(v.value, ast.Name):
+                            parts.append("{" + v.value.id + "}")
+                        else:
+                            raise ValueError("unexpected expression in the template f-string")
+                    return "".join(parts)
+    raise ValueError("no LLMUserSimulationEnv.build_system_prompt returning an f-string")
+
+
 # ----------------------------------------------------------------------------------------------
 # the loaded data set
 
@@ -440,8 +471,33 @@ class RetailData:
 
     @property
     def user_sim(self) -> dict[str, Any]:
-        """Contents of ``user_sim_prompt.json`` (template, opening turn, stop token)."""
-        return self._cached("user_sim", lambda: self.read_json("user_sim_prompt.json"))
+        """Contents of ``user_sim_prompt.json`` (template, opening turn, stop token); for an upstream checkout
+        without that file, the template read from ``tau_bench/envs/user.py`` (see the module docstring)."""
+        return self._cached("user_sim", self._load_user_sim)
+
+    def _load_user_sim(self) -> dict[str, Any]:
+        path = self._path("user_sim_prompt.json")
+        if self.layout == "bundle" or path.exists():
+            try:
+                return self.read_json("user_sim_prompt.json")
+            except TauRetailDataError as exc:
+                if self.layout == "bundle":
+                    raise TauRetailDataError(f"{exc} {USER_SIM_HOW_TO_GET}") from exc
+                raise
+        user_py = self.root.parent / "user.py"  # tau_bench/envs/user.py beside tau_bench/envs/retail
+        missing = (f"Missing tau-bench retail user-simulator template {str(path)!r} (expected sha256 "
+                   f"{FILE_SHA256['user_sim_prompt.json']}); upstream ships it as code only")
+        try:
+            template = parse_upstream_user_sim(user_py.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise TauRetailDataError(f"{missing}, and {str(user_py)!r} is not there. {USER_SIM_HOW_TO_GET}") from None
+        except (OSError, SyntaxError, ValueError) as e:
+            raise TauRetailDataError(f"{missing}, and {str(user_py)!r} cannot be read: {e}. {USER_SIM_HOW_TO_GET}") from e
+        got = sha256_bytes(template.encode("utf-8"))
+        if self.verify and got != USER_SIM_TEMPLATE_SHA256:
+            raise TauRetailDataError(f"{missing}, and the template in {str(user_py)!r} is not v1's (sha256 {got}, "
+                                     f"expected {USER_SIM_TEMPLATE_SHA256}). {USER_SIM_HOW_TO_GET}")
+        return {"system_prompt_template": template, "source": str(user_py)}
 
     @property
     def gt_db_hashes(self) -> dict[str, Any]:

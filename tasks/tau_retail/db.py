@@ -23,6 +23,8 @@ class RetailDB:
     """
 
     __slots__ = ("base", "orders", "products", "users", "_owned", "_dirty", "_frags", "_hash")
+    #: renders one entry's piece of the hashed text (v1: ``str`` of its canonical pair); a subclass may differ
+    fragment = staticmethod(entry_fragment)
 
     def __init__(self, base: RetailData) -> None:
         self.base = base
@@ -72,7 +74,7 @@ class RetailDB:
         base = self.base
         for section, key in self._dirty:
             pos = base.chunk_index[(section, key)]
-            self._frags[pos] = entry_fragment(key, self[section][key])
+            self._frags[pos] = self.fragment(key, self[section][key])
         self._dirty.clear()
         if self._frags:
             chunks = list(base.chunks)

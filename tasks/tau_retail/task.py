@@ -131,6 +131,8 @@ class TauRetailTask(Task):
         data = self.data()
         try:
             tasks = data.tasks(self.split)
+            # everything an episode reads, read now: a missing file fails the run before any request
+            data.user_sim, data.wiki, data.tools_schema  # noqa: B018
         except TauRetailDataError as exc:
             raise DataUnavailable(f"tau_retail: {exc}") from exc
         if self.task_ids is not None:
@@ -445,35 +447,46 @@ def tau_metrics(records: Any, max_k: int = 4) -> dict[str, Any]:
     return out
 
 
-def tau_section(run_dirs: Any) -> str:
-    """Markdown: pass^k and failure sources per Tau-Bench Retail run under ``run_dirs`` ("" if none)."""
+def peer_label(role: str, peers: dict[str, Any], rows: list[dict[str, Any]]) -> str:
+    """Which model played ``role``: the configured name, else the one every attempt recorded."""
+    cfg = peers.get(role) or {}
+    seen = sorted({str(r[role]) for r in rows if r.get(role)})
+    model = cfg.get("model") or (", ".join(seen) if seen else "same model")
+    return f"{model} ({cfg.get('transport', 'chat')}, effort {cfg.get('effort', 'low')})"
+
+
+def tau_section(run_dirs: Any, *, card_key: str = "tau_retail", title: str = "Tau-Bench Retail",
+                row: Any = None, roles: tuple[str, ...] = (SIMULATOR_ROLE,)) -> str:
+    """Markdown: pass^k and failure sources per run of ``card_key`` under ``run_dirs`` ("" if none), with the
+    model of every peer role (user simulator, judge) next to the numbers."""
     from evals.store import RunStore, find_runs
     from reports.card import card_value
 
+    to_row = row or attempt_row
     lines: list[str] = []
     for run_dir in sorted({p for root in run_dirs for p in find_runs(root)}):
         store = RunStore(run_dir)
         manifest = store.read_manifest() or {}
-        if manifest.get("card_key") != "tau_retail":
+        if manifest.get("card_key") != card_key:
             continue
         grades = store.grades()
-        rows = [attempt_row(a, grades[k].score if k in grades else None) for k, a in store.attempts().items()]
+        rows = [to_row(a, grades[k].score if k in grades else None) for k, a in store.attempts().items()]
         m = tau_metrics(rows)
         peers = (manifest.get("settings") or {}).get("peers") or {}
-        sim = peers.get("user_simulator") or {}
-        card = card_value(manifest.get("card"), "tau_retail", manifest.get("effort", ""))
+        card = card_value(manifest.get("card"), card_key, manifest.get("effort", ""))
         if not lines:
-            lines = ["## Tau-Bench Retail", "",
+            heads = " | ".join(r.replace("_", " ") for r in roles)
+            lines = [f"## {title}", "",
                      "| model | effort | tasks | trials | mean reward | pass^1 | pass^2 | pass^3 | pass^4 | card pass^1 "
-                     "| user simulator | failures |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+                     f"| {heads} | failures |", "|---|---|---|---|---|---|---|---|---|---|" + "---|" * len(roles) + "---|"]
         fails = ", ".join(f"{k} {v}" for k, v in m["failures"].items() if v) or "-"
         passes = " | ".join("-" if math.isnan(m[f"pass^{k}"]) else f"{100 * m[f'pass^{k}']:.1f}" for k in range(1, 5))
+        who = " | ".join(peer_label(r, peers, rows) for r in roles)
         lines.append(f"| {manifest.get('model')} | {manifest.get('effort')} | {m['n_tasks']} | {m['trials_per_task']} "
                      f"| {100 * m['mean_reward']:.1f} | {passes} | {card if card is not None else '-'} "
-                     f"| {sim.get('model') or 'same model'} ({sim.get('transport', 'chat')}, effort "
-                     f"{sim.get('effort', 'low')}) | {fails} |")
+                     f"| {who} | {fails} |")
     return "\n".join(lines) + "\n" if lines else ""
 
 
 __all__ = ["FAILURE_SOURCES", "STOP_REASONS", "TauRetailTask", "attempt_reward", "attempt_row", "failure_source",
-           "tau_metrics", "tau_section"]
+           "peer_label", "tau_metrics", "tau_section"]
