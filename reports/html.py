@@ -1,8 +1,10 @@
 """A self-contained HTML report over one or more runs (``report.html``; opens from disk, no network).
 
 Sections: a summary table per run (suite x effort x model x transport) with the model card number beside
-ours and the settings that produced it, the effort check, cost (``reports.cost``), plots (``reports.plots``,
-embedded as base64 PNG and also written beside the HTML), and a transcript viewer with filters (inline JS).
+ours and the settings that produced it, the effort check, cost (``reports.cost``), the suites' own sections
+(Codeforces Elo, Tau-Bench pass^k, lm-eval metrics...: the Markdown ``reports.summary.suite_sections`` writes
+into report.md, rendered here), plots (``reports.plots``, embedded as base64 PNG and also written beside the
+HTML), and a transcript viewer with filters (inline JS).
 
 Big stores: the viewer embeds at most ``transcripts_per_run`` attempts per run (failures first, up to half of
 the cap, the rest in store order) and cuts every text longer than ``max_chars``; the page says how many of
@@ -16,6 +18,7 @@ import base64
 import datetime as dt
 import json
 import math
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -248,8 +251,20 @@ def report_runs(pairs: Sequence[tuple[RunData, dict[str, Any]]], prices: dict[st
     return out
 
 
+def sections_html(markdown: str) -> str:
+    """The suite sections' Markdown as HTML (raw HTML in it is escaped, never passed through), headings one
+    level down: they sit under the page's "Suite sections" heading."""
+    from markdown_it import MarkdownIt
+
+    if not markdown.strip():
+        return ""
+    html = MarkdownIt("commonmark", {"html": False}).enable("table").render(markdown)
+    return re.sub(r"<(/?)h([1-5])>", lambda m: f"<{m[1]}h{int(m[2]) + 1}>", html)
+
+
 def render_html(runs: Sequence[ReportRun], plots: dict[str, Path], *, transcripts_per_run: int = DEFAULT_TRANSCRIPTS,
-                max_chars: int = DEFAULT_MAX_CHARS, title: str = "gpt-oss evaluation report") -> str:
+                max_chars: int = DEFAULT_MAX_CHARS, title: str = "gpt-oss evaluation report",
+                sections: str = "") -> str:
     from reports.plots import PLOTS
 
     rows = [r.row for r in runs]
@@ -264,6 +279,7 @@ def render_html(runs: Sequence[ReportRun], plots: dict[str, Path], *, transcript
     return env.get_template("report.html.j2").render(
         title=title, generated=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         runs=runs, checks=effort_check(rows), images=images, counts=counts, price_source=PRICE_SOURCE,
+        sections=sections_html(sections),
         viewer_json=_script_json({"runs": run_meta, "attempts": records}))
 
 
@@ -282,15 +298,16 @@ def write_full_report(roots: Sequence[str | Path], out_dir: str | Path, *, forma
     out.mkdir(parents=True, exist_ok=True)
     rows = [row for _, row in pairs]
     result: dict[str, Any] = {"rows": rows, "effort_check": effort_check(rows)}
+    sections = suite_sections(list(roots))
     if "md" in formats:
-        result.update(write_tables(rows, out, suite_sections(list(roots))))
+        result.update(write_tables(rows, out, sections))
     if "html" in formats:
         from reports.plots import write_plots
 
         runs = report_runs(pairs, prices, gpu)
         plots = write_plots(rows, [r.run.frame for r in runs], out)
         html = out / "report.html"
-        html.write_text(render_html(runs, plots, transcripts_per_run=transcripts_per_run, max_chars=max_chars),
-                        encoding="utf-8")
+        html.write_text(render_html(runs, plots, transcripts_per_run=transcripts_per_run, max_chars=max_chars,
+                                    sections=sections), encoding="utf-8")
         result.update({"html": html, "plots": plots, "costs": [r.cost for r in runs]})
     return result

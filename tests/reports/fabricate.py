@@ -8,7 +8,7 @@ given as a matrix (for exact tests) or drawn from an accuracy, and token counts 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +40,11 @@ def make_run(root: str | Path, *, suite: str = "aime2025", effort: str = "medium
              transport: str = "chat", card_key: str | None = None, tensor_parallel_size: int = 1,
              wall_s: float | None = 3600.0, gpu: str | None = None, peers: dict[str, Any] | None = None,
              vllm_version: str = "0.32.0", text_chars: int = 300, tool_calls: bool = False,
-             seed: int = 0, sample_prefix: str = "p") -> Path:
-    """Write one run directory (one suite x effort) and return it."""
+             seed: int = 0, sample_prefix: str = "p",
+             grade_details: Callable[[int, int], dict[str, Any]] | None = None) -> Path:
+    """Write one run directory (one suite x effort) and return it.
+
+    ``grade_details(sample_index, repeat)`` adds suite-specific grade details (e.g. a Codeforces rating)."""
     run_dir = Path(root) / model / suite / effort
     run_dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed + 1000)
@@ -91,7 +94,7 @@ def make_run(root: str | Path, *, suite: str = "aime2025", effort: str = "medium
             g = Grade(key=key, score=score, answer=answer if final else None,
                       reason="matches the reference" if score >= 0.5 else
                       ("no final answer (truncated)" if truncated else f"{answer} != reference {j}"),
-                      details={"reference": str(j)})
+                      details={"reference": str(j), **(grade_details(j, r) if grade_details else {})})
             attempts_lines.append(json.dumps(a.to_dict(), ensure_ascii=False))
             grade_lines.append(json.dumps(g.to_dict(), ensure_ascii=False))
             i += 1

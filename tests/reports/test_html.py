@@ -92,6 +92,15 @@ def test_cli_html_flag_and_default_unchanged(report, tmp_path, capsys):
     assert report_main([str(report["root"]), "--format", "pdf"]) == 2
 
 
+def _t_interval(per_sample: np.ndarray) -> tuple[float, float]:
+    """The 95% t interval over problems, in points, clipped to 0-100 (what the report promises to show)."""
+    from scipy import stats
+
+    n = len(per_sample)
+    lo, hi = stats.t.interval(0.95, n - 1, loc=per_sample.mean(), scale=per_sample.std(ddof=1) / np.sqrt(n))
+    return 100 * max(lo, 0.0), 100 * min(hi, 1.0)
+
+
 # -- a real browser -------------------------------------------------------------------------------------------
 class Dom(HTMLParser):
     """Just enough of a DOM: elements with attributes, children and text."""
@@ -172,6 +181,8 @@ def test_summary_table_in_the_browser_has_the_right_numbers(report, tmp_path):
         expected = 100 * report["scores"][effort].mean()
         assert cells["n"] == "20" and cells["k"] == "4"
         assert cells["pass@1"] == f"{expected:.1f}"
+        lo, hi = _t_interval(report["scores"][effort].mean(axis=1))
+        assert cells["ci"] == f"{lo:.1f}–{hi:.1f}"
         assert cells["card"] == f"{cards[effort]:.1f}"
         assert cells["delta"] == f"{expected - cards[effort]:+.1f}"
     assert seen == set(cards)
@@ -207,6 +218,30 @@ def test_viewer_shows_a_transcript_and_filters(report, tmp_path):
     assert not list(dom.find_all(lambda n: n["tag"] == "b" and Dom.text(n) == "bold?"))
 
 
+def _items(dom: Dom) -> list[dict]:
+    return list(dom.find_all(lambda n: "item" in n["attrs"].get("class", "").split()))
+
+
+@needs_chromium
+def test_viewer_effort_filter(report, tmp_path):
+    html = report["out"] / "report.html"
+    for effort, expected in (("low", 30), ("high", 30 + 20)):  # aime capped at 30; the tau run (high) has 20
+        dom = dump_dom(html, tmp_path, f"#effort={effort}")
+        items = _items(dom)
+        assert len(items) == expected, effort
+        shown = {Dom.text(n).strip() for i in items for n in dom.find_all(
+            lambda n: n["attrs"].get("class") == "note", i)}  # each item names its run's effort
+        assert shown == {effort}
+        assert f"{expected} of 110 attempts" in Dom.text(dom.by_id("f-count"))
+        assert f"/ {effort}" in Dom.text(dom.by_id("attempt-detail"))  # the open attempt is one of them
+    # combined with the other filters: high effort, not correct, one suite
+    dom = dump_dom(html, tmp_path, "#suite=aime2025&effort=high&outcome=incorrect")
+    items = _items(dom)
+    wrong_high = int((report["scores"]["high"] < 1).sum())
+    assert 0 < len(items) <= min(30, wrong_high)
+    assert all("high" in Dom.text(i) and "✗" in Dom.text(i) for i in items)
+
+
 @needs_chromium
 def test_screenshot_is_written(report, tmp_path):
     import matplotlib.image as mpimg
@@ -221,3 +256,98 @@ def test_screenshot_is_written(report, tmp_path):
     keep = os.environ.get("GPTOSS_KEEP_SCREENSHOT")
     if keep:
         shutil.copy(shot, keep)
+
+
+# -- suite sections: a native suite, Codeforces, Tau-Bench and an lm-eval run in one report ----------------------
+LM_EVAL_ROWS = [{"task": "gpqa_diamond_cot_zeroshot", "metric": "exact_match", "filter": "flexible-extract",
+                 "value": 0.7828, "stderr": 0.0293, "n": 198, "higher_is_better": True},
+                {"task": "gpqa_diamond_cot_zeroshot", "metric": "exact_match", "filter": "strict-match",
+                 "value": 0.1212, "stderr": 0.0232, "n": 198, "higher_is_better": True}]
+
+
+@pytest.fixture(scope="module")
+def combined(tmp_path_factory):
+    root = tmp_path_factory.mktemp("combined")
+    make_run(root, suite="aime2025", effort="medium", scores=score_matrix(20, 4, 0.7, seed=1), seed=1)
+    ratings = [800 + 100 * (j % 20) for j in range(40)]
+    make_run(root, suite="codeforces", card_key="codeforces_elo", effort="medium",
+             scores=score_matrix(40, 2, 0.6, seed=2), seed=2, grade_details=lambda j, r: {"rating": ratings[j]})
+    tau_scores = score_matrix(10, 4, 0.6, seed=3)
+    make_run(root, suite="tau_retail", effort="high", scores=tau_scores, seed=3,
+             peers={"user_simulator": {"model": "user-sim-model"}})
+    gpqa_scores = score_matrix(198, 2, 0.78, seed=4)
+    gpqa = make_run(root, suite="gpqa_diamond", card_key="gpqa_diamond", effort="high", scores=gpqa_scores, seed=4,
+                    sample_prefix="gpqa_diamond_cot_zeroshot/")
+    (gpqa / "lm_eval_summary.json").write_text(json.dumps(LM_EVAL_ROWS))  # what LmEvalTask.finalize writes
+    out = root / "out"
+    write_full_report([root], out, transcripts_per_run=5)
+    return {"out": out, "gpqa_scores": gpqa_scores, "tau_scores": tau_scores}
+
+
+def _row_cells(dom: Dom, table_id: str) -> dict[str, dict[str, str]]:
+    rows = {}
+    for tr in dom.find_all(lambda n: n["tag"] == "tr" and "data-run" in n["attrs"], dom.by_id(table_id)):
+        cells = {td["attrs"]["data-col"]: Dom.text(td).strip() for td in dom.find_all(
+            lambda n: n["tag"] == "td" and "data-col" in n["attrs"], tr)}
+        rows[cells["suite"]] = cells
+    return rows
+
+
+def test_gpqa_lm_eval_run_shows_the_card_in_report_md(combined):
+    md = (combined["out"] / "report.md").read_text()
+    pass1 = 100 * combined["gpqa_scores"].mean()
+    [row] = [line for line in md.splitlines() if line.startswith("| gpqa_diamond | high |")]
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[6].startswith(f"{pass1:.1f} (") and cells[7] == "80.1" and cells[8] == f"{pass1 - 80.1:.1f}"
+    assert "| gpqa_diamond | gpt-oss-120b | high | gpqa_diamond_cot_zeroshot | exact_match | flexible-extract | 78.3 " \
+           "| 2.9 | 198 |" in md
+
+
+@needs_chromium
+def test_html_report_shows_every_suite_section(combined, tmp_path):
+    html = combined["out"] / "report.html"
+    dom = dump_dom(html, tmp_path)
+    rows = _row_cells(dom, "summary-table")
+    assert set(rows) == {"aime2025", "codeforces", "tau_retail", "gpqa_diamond"}
+    pass1 = 100 * combined["gpqa_scores"].mean()
+    assert rows["gpqa_diamond"]["pass@1"] == f"{pass1:.1f}" and rows["gpqa_diamond"]["card"] == "80.1"
+    assert rows["gpqa_diamond"]["delta"] == f"{pass1 - 80.1:+.1f}"
+    assert rows["aime2025"]["card"] == "80.0"
+
+    sections = dom.by_id("suite-sections")
+    titles = [Dom.text(h).strip() for h in dom.find_all(lambda n: n["tag"] == "h3", sections)]
+    assert {"Codeforces", "Tau-Bench Retail", "lm-evaluation-harness metrics"} <= set(titles)
+    md = (combined["out"] / "report.md").read_text()
+    assert all(f"## {t}" in md for t in titles)  # the same sections as report.md
+
+    def table_after(title: str) -> list[list[str]]:
+        tables = list(dom.find_all(lambda n: n["tag"] == "table", sections))
+        texts = [Dom.text(t) for t in tables]
+        heads = {"Codeforces": "Elo (95% CI)", "Tau-Bench Retail": "pass^1", "lm-evaluation-harness metrics":
+                 "lm-eval task"}
+        table = tables[next(i for i, t in enumerate(texts) if heads[title] in t)]
+        return [[Dom.text(td).strip() for td in dom.find_all(lambda n: n["tag"] == "td", tr)]
+                for tr in dom.find_all(lambda n: n["tag"] == "tr", table) if list(
+                    dom.find_all(lambda n: n["tag"] == "td", tr))]
+
+    [cf] = table_after("Codeforces")
+    assert cf[:2] == ["gpt-oss-120b", "medium"] and cf[8] == "2205"  # the card's Elo at medium, beside ours
+    assert cf[6][0].isdigit()  # an Elo estimate with its interval
+    [tau] = table_after("Tau-Bench Retail")
+    assert tau[:4] == ["gpt-oss-120b", "high", "10", "4"] and "user-sim-model" in " ".join(tau)
+    assert tau[5] == f"{100 * combined['tau_scores'].mean():.1f}" and tau[9] == "67.8"  # pass^1 beside the card
+    lm = table_after("lm-evaluation-harness metrics")
+    assert ["gpqa_diamond", "gpt-oss-120b", "high", "gpqa_diamond_cot_zeroshot", "exact_match", "flexible-extract",
+            "78.3", "2.9", "198"] in lm
+    assert any(r[5] == "strict-match" and r[6] == "12.1" for r in lm)
+    nav = Dom.text(next(dom.find_all(lambda n: n["tag"] == "nav")))
+    assert "Suite sections" in nav
+
+
+def test_suite_sections_markdown_is_escaped_and_nested():
+    from reports.html import sections_html
+
+    html = sections_html(f"## Section\n\n| task | value |\n|---|---|\n| {NASTY} | 1.0 |\n")
+    assert "<h3>Section</h3>" in html and "<table>" in html and "<td>1.0</td>" in html
+    assert NASTY not in html and "&lt;/script&gt;" in html
+    assert sections_html("") == ""
