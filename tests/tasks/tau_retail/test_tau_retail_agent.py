@@ -414,14 +414,13 @@ def _snippet(text: str, others: list[str], width: int = 40) -> str:
     raise AssertionError("no distinguishing snippet")
 
 
-def cli_script(tasks: list[RetailTask], plays: list[list[tuple[str, dict]]]) -> dict:
-    """Task i: the simulator introduces itself as TASK<i>; the agent then replays ``plays[i]`` (tool calls),
-    says it is done, and the simulator stops."""
+def cli_script(instructions: list[str], plays: list[list[tuple[str, dict]]]) -> dict:
+    """Task i (the simulator's prompt holds ``instructions[i]``): the simulator introduces itself as TASK<i>; the
+    agent then replays ``plays[i]`` (tool calls), says it is done, and the simulator stops."""
     rules = []
-    instructions = [t.instruction for t in tasks]
-    for i, (t, play) in enumerate(zip(tasks, plays, strict=True)):
+    for i, (text, play) in enumerate(zip(instructions, plays, strict=True)):
         tag = f"TASK{i}-CUSTOMER"
-        snippet = _snippet(t.instruction, [o for o in instructions if o != t.instruction])
+        snippet = _snippet(text, [o for o in instructions if o != text])
         rules.append({"agent": False, "turn": 1, "contains": snippet,
                       "reply": {"analysis": "I am the user", "final": f"Hi, {tag} here, I need help."}})
         for step, (name, kwargs) in enumerate(play, start=1):
@@ -439,7 +438,7 @@ def test_cli_runs_tau_retail_against_a_scripted_server(tau_server, tmp_path, tas
     t0, t1 = samples[0].input, samples[1].input
     gold0 = [(a.name, dict(a.kwargs)) for a in t0.actions]
     # task 1 gets task 0's exchange (two items instead of one): a wrong write, reward 0
-    server = tau_server(cli_script([t0, t1], [gold0, gold0]))
+    server = tau_server(cli_script([t0.instruction, t1.instruction], [gold0, gold0]))
     proc = run_cli("server=attach", f"server.base_url={server.base_url}", "suite=tau_retail",
                    f"suite.data_dir={DATA_DIR}", "suite.limit=2", "repeats=1", f"client={transport}",
                    f"suite.models.user_simulator.transport={transport}", "effort=high", f"paths.root={tmp_path}",
