@@ -8,8 +8,11 @@ The shipped prices are *typical on-demand cloud prices per GPU-hour, as of 2025,
 figure between specialist GPU clouds and the big providers' list prices, not a quote. Set your own with
 ``--gpu-price 2.49`` (USD per GPU-hour) or ``--gpu-price H100=2.49,A100=1.60`` on the report commands.
 
+The GPU type is the one the run recorded (``manifest.json`` ``hardware.gpu``: the first name ``nvidia-smi``
+lists on the machine running the harness; none on a CPU box), else ``--gpu`` (default H100).
+
 Caveats shown in the report: a run against an attached server (``server=attach``) counts the GPUs of the
-local config, which may not describe the remote server; in a ``-m`` sweep the efforts run one after the
+local config and the local machine's GPU name, which may not describe the remote server; in a ``-m`` sweep the efforts run one after the
 other on one server, so each run's own sessions are its share.
 """
 
@@ -79,9 +82,10 @@ def normalize_gpu(name: str) -> str:
 
 
 def recorded_gpu(manifest: dict[str, Any]) -> str | None:
-    """The GPU name if the run recorded one (several places are looked at; none is written today)."""
+    """The GPU name the run recorded: ``hardware.gpu`` (``nvidia-smi`` on the harness's machine, written by
+    ``runners.cli.hardware()``), else ``server.gpu`` / a top-level ``gpu`` (older or hand-made manifests)."""
     server = manifest.get("server") or {}
-    for where in (manifest, server, manifest.get("versions") or {}, manifest.get("hardware") or {}):
+    for where in (manifest.get("hardware") or {}, server, manifest, manifest.get("versions") or {}):
         for key in ("gpu", "gpu_name", "gpus"):
             value = where.get(key)
             if isinstance(value, list) and value:

@@ -64,3 +64,23 @@ def test_price_parsing_and_gpu_names():
     assert gpu_count({"config": {"model": {"tensor_parallel_size": 4, "data_parallel_size": 2}}}) == 8
     assert gpu_count({}) == 1
     assert "configurable" in PRICE_SOURCE and "typical on-demand cloud price" in PRICE_SOURCE
+
+
+def test_gpu_recorded_by_the_runner_sets_the_price(tmp_path):
+    """runners.cli.hardware() writes ``hardware`` into every manifest: nvidia-smi's names, or none on a CPU box."""
+    from runners.cli import hardware
+
+    path = make_run(tmp_path, n_samples=4, repeats=2, accuracy=1.0, wall_s=3600.0)
+    store = RunStore(path)
+    manifest = store.read_manifest()
+    manifest["hardware"] = {"cpus": 64, "gpu": "NVIDIA A100-SXM4-80GB", "gpus": ["NVIDIA A100-SXM4-80GB"] * 2}
+    store.write_manifest(manifest)
+    run = load_run(path)
+    c = run_cost(run.manifest, run.frame)
+    assert c.gpu == "A100" and c.gpu_recorded and c.cost == pytest.approx(DEFAULT_PRICES["A100"])
+    here = hardware()  # this machine, as a run here would record it
+    manifest["hardware"] = here
+    c = run_cost(manifest, run.frame)
+    assert c.gpu_recorded == (here["gpu"] is not None)
+    if here["gpu"] is None:
+        assert c.gpu == "H100" and c.price_per_gpu_hour == DEFAULT_PRICES["H100"]  # assumed, and said so
