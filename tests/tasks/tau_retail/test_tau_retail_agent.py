@@ -474,3 +474,36 @@ def test_cli_runs_tau_retail_against_a_scripted_server(tau_server, tmp_path, tas
     assert manifest["settings"]["peers"]["user_simulator"]["effort"] == "low"
     m = tau_metrics(attempts.values())
     assert m["pass^1"] == 0.5 and m["failures"]["wrong_db"] == 1
+
+
+def test_cli_runs_episodes_concurrently_and_the_report_names_the_simulator(tau_server, tmp_path, samples):
+    tasks = [s.input for s in samples[:3]]
+    script = cli_script([t.instruction for t in tasks], [[(a.name, dict(a.kwargs)) for a in t.actions] for t in tasks])
+    for rule in script["rules"]:  # the opening and closing turns say how many requests were in flight at most
+        if rule.get("turn") == 1 and rule["agent"] is False or "ALL DONE" in (rule["reply"].get("final") or ""):
+            rule["reply"]["final"] += " [{max_in_flight} in flight]"
+    script["faults"] = {"hold_until_in_flight": 2}
+    server = tau_server(script)
+    proc = run_cli("server=attach", f"server.base_url={server.base_url}", "suite=tau_retail",
+                   f"suite.data_dir={DATA_DIR}", "suite.limit=3", "repeats=1", "concurrency=2", "effort=high",
+                   "suite.models.user_simulator.model=scripted-user-sim", f"paths.root={tmp_path}", "progress=false",
+                   "client.retry_wait_s=0.01", timeout=240)
+    assert proc.returncode == 0, proc.stderr
+    run_dir = tmp_path / "default" / "gpt-oss-120b" / "tau_retail" / "high"
+    attempts = [json.loads(line) for line in (run_dir / "attempts.jsonl").read_text().splitlines()]
+    seen = [int(m["content"].rsplit("[", 1)[1].split()[0]) for a in attempts for m in a["transcript"]
+            if "in flight]" in (m.get("content") or "")]
+    assert len(attempts) == 3 and len(seen) == 6
+    # the server held the first request until a second one came (30 s at most): two episodes ran at once, and
+    # never more requests than the client's limit of 2 were in flight
+    assert set(seen) == {2}
+    assert [a["info"]["user_simulator"]["model"] for a in attempts] == ["scripted-user-sim"] * 3
+    report = (run_dir / "report.md").read_text()
+    section = report.split("## Tau-Bench Retail", 1)[1].splitlines()
+    header = next(line for line in section if line.startswith("| model"))
+    row = next(line for line in section if line.startswith("| gpt-oss-120b"))
+    cells = dict(zip([c.strip() for c in header.split("|")], [c.strip() for c in row.split("|")], strict=True))
+    # test-2 needs outputs said to the user, which this script never says
+    assert cells["pass^1"] == cells["mean reward"] == "66.7" and cells["failures"] == "missing_outputs 1"
+    assert cells["card pass^1"] == "67.8" and cells["trials"] == "1" and cells["tasks"] == "3"
+    assert cells["user simulator"] == "scripted-user-sim (chat, effort low)"

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tasks.tau_retail import FILE_SHA256, RetailEnv, TauRetailDataError, load_data
-from tasks.tau_retail.data import clear_data_cache, sha256_bytes
+from evals.task import DataUnavailable
+from tasks.tau_retail import FILE_SHA256, RetailEnv, TauRetailDataError, TauRetailTask, load_data
+from tasks.tau_retail.data import USER_SIM_TEMPLATE_SHA256, clear_data_cache, sha256_bytes
 
 
 @pytest.fixture()
@@ -155,3 +156,65 @@ def test_upstream_tasks_content_check(data_dir: Path, tmp_path: Path) -> None:
     with pytest.raises(TauRetailDataError, match="content hash"):
         env.reset(0)
     clear_data_cache()
+
+
+def _write_user_py(retail: Path, template: str) -> Path:
+    """tau_bench/envs/user.py as upstream has it: the template is the f-string build_system_prompt returns."""
+    path = retail.parent / "user.py"
+    path.write_text(
+        "class LLMUserSimulationEnv:\n"
+        "    def build_system_prompt(self, instruction):\n"
+        "        instruction_display = ('\\n\\nInstruction: ' + instruction + '\\n') if instruction is not None else ''\n"
+        f'        return f"""{template}"""\n')
+    return path
+
+
+def test_upstream_checkout_reads_the_simulator_template_from_user_py(data_dir: Path, tmp_path: Path) -> None:
+    clear_data_cache()
+    retail = _write_upstream_checkout(data_dir, tmp_path / "tau-bench")
+    template = json.loads((data_dir / "user_sim_prompt.json").read_text())["system_prompt_template"]
+    _write_user_py(retail, template)
+    upstream = RetailEnv(retail)
+    bundle = RetailEnv(data_dir)
+    for env in (upstream, bundle):
+        env.reset(3)
+    # byte-identical to what the bundle file renders: the simulator sees the same prompt either way
+    assert upstream.user_sim_messages() == bundle.user_sim_messages()
+    assert TauRetailTask(data_dir=str(retail)).load()[3].id == "test-3"
+    clear_data_cache()
+
+
+def test_a_changed_upstream_template_is_refused(data_dir: Path, tmp_path: Path) -> None:
+    clear_data_cache()
+    retail = _write_upstream_checkout(data_dir, tmp_path / "tau-bench")
+    template = json.loads((data_dir / "user_sim_prompt.json").read_text())["system_prompt_template"]
+    _write_user_py(retail, template + "\n- Do not output <think> tags.")
+    with pytest.raises(DataUnavailable) as ei:
+        TauRetailTask(data_dir=str(retail)).load()
+    msg = str(ei.value)
+    assert "user_sim_prompt.json" in msg and "is not v1's" in msg and USER_SIM_TEMPLATE_SHA256 in msg
+    clear_data_cache()
+
+
+def test_missing_simulator_template_fails_at_load_in_one_line(data_dir: Path, tmp_path: Path) -> None:
+    """Upstream ships no user_sim_prompt.json: the run must stop before any request, saying what to do."""
+    clear_data_cache()
+    retail = _write_upstream_checkout(data_dir, tmp_path / "tau-bench")
+    with pytest.raises(DataUnavailable) as ei:
+        TauRetailTask(data_dir=str(retail)).load()
+    msg = str(ei.value)
+    assert len(msg.splitlines()) == 1 and str(retail / "user_sim_prompt.json") in msg
+    assert "Copy user_sim_prompt.json from a bundle folder" in msg and "user.py" in msg
+    clear_data_cache()
+
+
+def test_cli_stops_before_any_request_when_the_template_is_missing(data_dir: Path, tmp_path: Path) -> None:
+    from tests.conftest import run_cli
+
+    retail = _write_upstream_checkout(data_dir, tmp_path / "tau-bench")
+    proc = run_cli("server=attach", "server.base_url=http://127.0.0.1:9/v1", "suite=tau_retail",
+                   f"suite.data_dir={retail}", f"paths.root={tmp_path / 'out'}", "progress=false", timeout=120)
+    assert proc.returncode == 2
+    lines = [line for line in proc.stderr.splitlines() if "error" in line]
+    assert len(lines) == 1 and "user_sim_prompt.json" in lines[0]
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").rglob("attempts.jsonl"))
