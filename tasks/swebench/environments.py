@@ -494,19 +494,21 @@ class DockerEnvironment(Environment):
         return [self.docker, "rm", "-f", self.name]
 
     # lifecycle --------------------------------------------------------------------------------------
-    def check_engine(self) -> str:
-        """The engine's version; raises :class:`EnvironmentUnavailable` when no Docker engine answers."""
+    def check_engine(self, hint: str = "use the local environment (suite.environment.kind=local)") -> str:
+        """The engine's version; raises :class:`EnvironmentUnavailable` (one line ending in ``hint``) when no
+        Docker engine answers."""
         if not shutil.which(self.docker):
-            raise EnvironmentUnavailable(f"the docker client {self.docker!r} is not installed")
+            raise EnvironmentUnavailable(f"the docker client {self.docker!r} is not installed (not on PATH); "
+                                         f"install Docker or {hint}")
         try:
             proc = subprocess.run(self.engine_check_argv(), capture_output=True, text=True, timeout=30)
         except subprocess.TimeoutExpired:
-            raise EnvironmentUnavailable("the Docker engine did not answer within 30 s") from None
+            raise EnvironmentUnavailable(f"the Docker engine did not answer within 30 s; {hint}") from None
         if proc.returncode != 0 or not proc.stdout.strip():
             msg = (proc.stderr or proc.stdout).strip().splitlines()
             raise EnvironmentUnavailable(
                 "no Docker engine answers (" + (msg[0] if msg else f"exit {proc.returncode}") + "); start the "
-                "engine or use the local environment (suite.environment.kind=local)")
+                f"engine or {hint}")
         return proc.stdout.strip()
 
     def start(self) -> None:

@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -139,18 +142,17 @@ def grade_from_eval(key: str, row: Mapping[str, Any], patch: str, ev: Mapping[st
         reason = "no test results could be parsed from the log (tests did not run)"
     else:
         details["category"] = TESTS_FAILED
-        st = report.get("tests_status", {})
-        f2p = st.get("FAIL_TO_PASS", {}).get("failure", [])
-        p2p = st.get("PASS_TO_PASS", {}).get("failure", [])
-        reason = f"tests failed: {len(f2p)} FAIL_TO_PASS and {len(p2p)} PASS_TO_PASS tests not passing"
-        if f2p or p2p:
-            reason += f" (e.g. {(f2p or p2p)[0]})"
+        reason = _tests_failed_reason(report)
     return Grade(key=key, score=0.0, answer="unresolved", reason=reason, details=details)
 
 
 # ---------------------------------------------------------------------------------------------------------
 # Docker: the official harness
 # ---------------------------------------------------------------------------------------------------------
+
+NO_DOCKER_HINT = ("grade without Docker from saved harness logs (--from-logs) or stored eval-script logs "
+                  "(--stored)")
+
 
 def harness_argv(predictions_path: str | Path, run_id: str, *, dataset: str = "SWE-bench/SWE-bench_Verified",
                  split: str = "test", max_workers: int = 4, timeout: int = 1800,
@@ -173,7 +175,7 @@ def run_harness(predictions_path: str | Path, run_id: str, workdir: str | Path, 
     """
     from tasks.swebench.environments import DockerEnvironment
 
-    DockerEnvironment("none", "none").check_engine()
+    DockerEnvironment("none", "none").check_engine(NO_DOCKER_HINT)
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     proc = subprocess.run(harness_argv(predictions_path, run_id, report_dir=workdir, **kwargs), cwd=workdir)
@@ -185,7 +187,7 @@ def run_harness(predictions_path: str | Path, run_id: str, workdir: str | Path, 
 def harness_reports(log_root: str | Path) -> dict[str, dict[str, Any]]:
     """instance_id -> report entry, from every ``report.json`` under a harness run's log dir."""
     out: dict[str, dict[str, Any]] = {}
-    for path in Path(log_root).rglob("report.json"):
+    for path in Path(log_root).rglob(_HARNESS_REPORT):
         try:
             data = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError):
@@ -196,31 +198,292 @@ def harness_reports(log_root: str | Path) -> dict[str, dict[str, Any]]:
     return out
 
 
-def grade_from_harness(key: str, patch: str, report: Mapping[str, Any] | None) -> Grade:
+# What the harness leaves per instance in logs/run_evaluation/<run_id>/<model_name_or_path>/<instance_id>/:
+# report.json (only when the tests ran to the end), test_output.txt (the eval script's output, with
+# "Timeout error: N seconds exceeded." appended on a timeout) and run_instance.log (">>>>> Patch Apply
+# Failed" when no git apply / patch variant took). Names as swebench 5.0.2 writes them.
+_HARNESS_REPORT, _HARNESS_TEST_OUTPUT, _HARNESS_INSTANCE_LOG = "report.json", "test_output.txt", "run_instance.log"
+_HARNESS_TIMEOUT = re.compile(r"Timeout error: \d+ seconds exceeded")
+
+
+def _tests_failed_reason(report: Mapping[str, Any]) -> str:
+    st = report.get("tests_status", {})
+    f2p = st.get("FAIL_TO_PASS", {}).get("failure", [])
+    p2p = st.get("PASS_TO_PASS", {}).get("failure", [])
+    reason = f"tests failed: {len(f2p)} FAIL_TO_PASS and {len(p2p)} PASS_TO_PASS tests not passing"
+    if f2p or p2p:
+        reason += f" (e.g. {(f2p or p2p)[0]})"
+    return reason
+
+
+def grade_from_harness(key: str, patch: str, report: Mapping[str, Any] | None, *,
+                       instance_log: str = "", test_output: str = "", source: str = "swebench harness") -> Grade:
+    """The grade of one attempt from what the Docker harness left for its instance.
+
+    ``report``: the instance's entry of ``report.json`` (None when the harness wrote none);
+    ``instance_log`` / ``test_output``: the texts of ``run_instance.log`` / ``test_output.txt`` ("" if absent).
+    """
     if not patch.strip():
         return Grade(key=key, score=0.0, answer="", reason="no patch: the agent left the repository unchanged",
                      details={"category": NO_PATCH})
+    c = _constants()
+    base = {"source": source}
+    if c.APPLY_PATCH_FAIL in instance_log:
+        return Grade(key=key, score=0.0, answer="unresolved", reason="patch did not apply (swebench harness)",
+                     details={**base, "category": NOT_APPLIED})
+    if _HARNESS_TIMEOUT.search(test_output):  # the harness gives a timed-out run no report: unresolved
+        return Grade(key=key, score=0.0, answer="unresolved", reason="tests timed out (the harness's --timeout)",
+                     details={**base, "category": TESTS_FAILED})
     if report is None:
-        return Grade(key=key, score=0.0, reason="infrastructure error: the harness wrote no report",
-                     details={"category": INFRA})
+        from swebench.harness.infra_failure import classify_text
+
+        found = classify_text(f"{test_output}\n{instance_log}")
+        why = f" ({found[0]})" if found else ""
+        return Grade(key=key, score=0.0, reason=f"infrastructure error: the harness wrote no report{why}",
+                     details={**base, "category": INFRA})
+    details = {**base, "report": dict(report)}
     if report.get("resolved"):
-        return Grade(key=key, score=1.0, answer="resolved", reason="resolved (swebench harness)",
-                     details={"category": RESOLVED, "report": dict(report)})
+        return Grade(key=key, score=1.0, answer="resolved", reason=f"resolved ({source})",
+                     details={**details, "category": RESOLVED})
     if report.get("infra_failure"):
         cat, reason = INFRA, f"infrastructure error: {report.get('infra_failure_reason', '')}"
     elif not report.get("patch_successfully_applied"):
-        cat, reason = NOT_APPLIED, "patch did not apply (or tests produced no parseable output)"
+        cat, reason = TESTS_FAILED, "no test results could be parsed from the log (tests did not run)"
     else:
-        cat, reason = TESTS_FAILED, "tests failed (swebench harness)"
-    return Grade(key=key, score=0.0, answer="unresolved", reason=reason, details={"category": cat,
-                                                                                    "report": dict(report)})
+        cat, reason = TESTS_FAILED, _tests_failed_reason(report)
+    return Grade(key=key, score=0.0, answer="unresolved", reason=reason, details={**details, "category": cat})
 
 
-def grades_from_harness(attempts: Iterable[Attempt], log_root: str | Path) -> list[Grade]:
-    """Grades for stored attempts from a harness run (write them with ``RunStore.rewrite_grades``)."""
-    reports = harness_reports(log_root)
-    return [grade_from_harness(a.key, str(a.info.get("patch") or ""), reports.get(a.sample_id))
+def _not_run_grade(attempt: Attempt) -> Grade:
+    """An attempt without an episode (the environment or the model request failed): the engine's reason."""
+    return Grade(key=attempt.key, score=0.0, reason=f"{attempt.status}: {attempt.error or ''}".strip(": "),
+                 details={"category": INFRA if attempt.status == "error" else NO_PATCH})
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def _instance_dir(log_root: Path, model_name: str, instance_id: str) -> Path | None:
+    """The instance's log dir: under the predictions' model name, else the only model dir that has it."""
+    d = log_root / model_name.replace("/", "__") / instance_id
+    if d.is_dir():
+        return d
+    found = [p for p in log_root.glob(f"*/{instance_id}") if p.is_dir()]
+    return found[0] if len(found) == 1 else None
+
+
+def grade_attempt_from_harness(attempt: Attempt, log_root: str | Path, *, model_name: str | None = None,
+                               row: Mapping[str, Any] | None = None) -> Grade:
+    """One stored attempt graded from a harness run's logs.
+
+    With ``row`` (the instance's dataset row) the saved ``test_output.txt`` is re-graded through swebench's
+    own ``make_test_spec`` / ``get_eval_report`` (no Docker); without it, the harness's ``report.json`` is read.
+    """
+    if attempt.status != "ok":
+        return _not_run_grade(attempt)
+    patch = str(attempt.info.get("patch") or attempt.output.get("patch") or "")
+    name = model_name or f"{attempt.model}__{attempt.effort}"  # what predictions.py writes
+    d = _instance_dir(Path(log_root), name, attempt.sample_id) if patch.strip() else None
+    if d is None:
+        return grade_from_harness(attempt.key, patch, None)
+    test_output = _read(d / _HARNESS_TEST_OUTPUT)
+    report = None
+    source = "swebench harness"
+    if row is not None and test_output and not _HARNESS_TIMEOUT.search(test_output):
+        report = report_from_log(row, patch, test_output, name)
+        source = "swebench get_eval_report on the harness's test_output.txt"
+    elif (d / _HARNESS_REPORT).is_file():
+        try:
+            report = json.loads(_read(d / _HARNESS_REPORT)).get(attempt.sample_id)
+        except (json.JSONDecodeError, AttributeError):
+            report = None
+    return grade_from_harness(attempt.key, patch, report, instance_log=_read(d / _HARNESS_INSTANCE_LOG),
+                              test_output=test_output, source=source)
+
+
+def grades_from_harness(attempts: Iterable[Attempt], log_root: str | Path, *, model_name: str | None = None,
+                        rows: Mapping[str, Mapping[str, Any]] | None = None) -> list[Grade]:
+    """Grades for stored attempts from a harness run (write them with ``RunStore.rewrite_grades``).
+
+    ``rows`` (instance_id -> dataset row): re-grade the saved test logs instead of reading ``report.json``.
+    """
+    return [grade_attempt_from_harness(a, log_root, model_name=model_name,
+                                       row=(rows or {}).get(a.sample_id) if rows is not None else None)
             for a in attempts]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# A stored run graded after the fact (the user-facing path: ``python -m tasks.swebench.grading RUN_DIR ...``)
+# ---------------------------------------------------------------------------------------------------------
+
+HARNESS_WORKDIR = "swebench_harness"  # under the run dir: predictions, logs/run_evaluation/<run_id>/, reports
+
+
+def default_run_id(manifest: Mapping[str, Any]) -> str:
+    """A harness run id from the run's manifest (swebench puts it into container names: keep it name-safe)."""
+    raw = ".".join(str(manifest.get(k) or "") for k in ("model", "suite", "effort", "settings_hash"))
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", f"gptoss.{raw}").strip(".-")
+
+
+def repeat_run_id(run_id: str, repeat: int, repeats: list[int]) -> str:
+    """swebench keys predictions by instance id: every repeat is a harness run of its own."""
+    return run_id if repeats == [0] else f"{run_id}.r{repeat}"
+
+
+def dataset_of(manifest: Mapping[str, Any], dataset: str | None = None,
+               split: str | None = None) -> tuple[str, str]:
+    """(dataset, split) the run used: ``dataset`` if given, else the run's ``suite.path`` or hub id."""
+    suite = (manifest.get("config") or {}).get("suite") or {}
+    return (str(dataset or suite.get("path") or suite.get("hf_id") or "SWE-bench/SWE-bench_Verified"),
+            str(split or suite.get("split") or "test"))
+
+
+def rows_of(manifest: Mapping[str, Any], ids: Iterable[str], dataset: str | None = None,
+            split: str | None = None) -> dict[str, dict[str, Any]]:
+    """instance_id -> dataset row for ``ids`` (what re-grading a log with swebench's functions needs)."""
+    from tasks.swebench.data import load_instances
+
+    name, split = dataset_of(manifest, dataset, split)
+    local = Path(name).expanduser().is_file() or name.endswith((".jsonl", ".json", ".parquet"))
+    rows = load_instances(name if local else None, name, split, ids=sorted(set(ids)))
+    return {r["instance_id"]: r for r in rows}
+
+
+def _open_run(run_dir: str | Path) -> tuple[Any, dict[str, Any], list[Attempt]]:
+    from evals.store import RunStore
+
+    store = RunStore(run_dir)
+    manifest = store.read_manifest()
+    if manifest is None:
+        raise FileNotFoundError(f"{run_dir} is not a run directory (no manifest.json)")
+    attempts = list(store.attempts().values())
+    if not attempts:
+        raise FileNotFoundError(f"{run_dir} holds no attempts (attempts.jsonl is missing or empty)")
+    return store, manifest, attempts
+
+
+def _write_back(store: Any, manifest: dict[str, Any], attempts: list[Attempt], new: dict[str, Grade],
+                record: dict[str, Any]) -> dict[str, Any]:
+    """Replace the grades of ``attempts`` that ``new`` covers (others keep theirs), note how in the manifest."""
+    old = store.grades()
+    grades = [new.get(a.key) or old.get(a.key) for a in attempts]
+    store.rewrite_grades([g for g in grades if g is not None])
+    from importlib import metadata
+
+    try:
+        record["swebench"] = metadata.version("swebench")
+    except metadata.PackageNotFoundError:
+        pass
+    manifest["swebench_grading"] = {**record, "graded_at": time.time()}
+    store.write_manifest(manifest)
+    resolved = sum(1 for g in new.values() if g.score >= 1.0)
+    changed = sum(1 for k, g in new.items() if k not in old or old[k].score != g.score)
+    return {"graded": len(new), "resolved": resolved, "changed": changed, **record}
+
+
+def grade_run_docker(run_dir: str | Path, *, run_id: str | None = None, dataset: str | None = None,
+                     split: str | None = None, max_workers: int = 4, timeout: int = 1800,
+                     workdir: str | Path | None = None, dry_run: bool = False,
+                     harness: Callable[..., Path] | None = None) -> dict[str, Any]:
+    """Predictions -> ``swebench.harness.run_evaluation`` (Docker) -> the run's grades, rewritten in its store.
+
+    One harness run per repeat (``<run_id>.r<N>`` when there are several). ``dry_run``: write the predictions
+    and return the command lines without running anything. Rerunning resumes: the harness skips instances
+    that already have a report. Raises :class:`~tasks.swebench.environments.EnvironmentUnavailable` before
+    anything is written when no Docker engine answers.
+    """
+    from tasks.swebench.environments import DockerEnvironment
+    from tasks.swebench.predictions import write_predictions
+
+    store, manifest, attempts = _open_run(run_dir)
+    if harness is None and not dry_run:
+        DockerEnvironment("none", "none").check_engine(NO_DOCKER_HINT)
+    run_id = run_id or default_run_id(manifest)
+    name, split = dataset_of(manifest, dataset, split)
+    workdir = Path(workdir or Path(run_dir) / HARNESS_WORKDIR).resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    repeats = sorted({a.repeat for a in attempts})
+    argvs: list[list[str]] = []
+    new: dict[str, Grade] = {}
+    run_ids = []
+    for r in repeats:
+        rid = repeat_run_id(run_id, r, repeats)
+        run_ids.append(rid)
+        preds = workdir / f"predictions.{rid}.jsonl"
+        write_predictions(run_dir, preds, repeat=r)
+        ids = sorted({a.sample_id for a in attempts if a.repeat == r})
+        kwargs = {"dataset": name, "split": split, "max_workers": max_workers, "timeout": timeout,
+                  "instance_ids": ids}
+        argvs.append(harness_argv(preds, rid, report_dir=workdir, **kwargs))
+        if dry_run:
+            continue
+        log_root = (harness or run_harness)(preds, rid, workdir, **kwargs)
+        for g in grades_from_harness([a for a in attempts if a.repeat == r], log_root):
+            new[g.key] = g
+    record = {"method": "swebench.harness.run_evaluation (Docker)", "run_ids": run_ids, "dataset": name,
+              "split": split, "max_workers": max_workers, "timeout": timeout, "workdir": str(workdir)}
+    if dry_run:
+        return {"graded": 0, "argv": argvs, **record}
+    return _write_back(store, manifest, attempts, new, record) | {"argv": argvs}
+
+
+def grade_run_from_logs(run_dir: str | Path, *, log_dir: str | Path | None = None, run_id: str | None = None,
+                        dataset: str | None = None, split: str | None = None,
+                        use_reports: bool = False) -> dict[str, Any]:
+    """No Docker: grade a run from a finished harness run's saved logs and rewrite its grades.
+
+    The saved ``test_output.txt`` of every instance is re-graded through swebench's own ``make_test_spec`` /
+    ``get_eval_report`` (needs the dataset rows); ``use_reports``: read the harness's ``report.json``
+    instead. ``log_dir``: the harness's ``logs/run_evaluation/<run_id>`` (default: the one
+    ``grade_run_docker`` used for this run dir); one per repeat, as ``<run_id>.r<N>``, when there are several.
+    """
+    store, manifest, attempts = _open_run(run_dir)
+    run_id = run_id or default_run_id(manifest)
+    repeats = sorted({a.repeat for a in attempts})
+    rows = None if use_reports else rows_of(manifest, {a.sample_id for a in attempts}, dataset, split)
+    new: dict[str, Grade] = {}
+    roots = []
+    for r in repeats:
+        rid = repeat_run_id(run_id, r, repeats)
+        if log_dir is not None:
+            root = Path(log_dir) if repeats == [0] else Path(log_dir).parent / rid
+        else:
+            root = Path(run_dir) / HARNESS_WORKDIR / "logs" / "run_evaluation" / rid
+        if not root.is_dir():
+            raise FileNotFoundError(f"no harness logs at {root} (pass the harness's logs/run_evaluation/<run_id> "
+                                    f"directory)")
+        roots.append(str(root))
+        for g in grades_from_harness([a for a in attempts if a.repeat == r], root, rows=rows):
+            new[g.key] = g
+    name, split = dataset_of(manifest, dataset, split)
+    record = {"method": "swebench harness reports" if use_reports else
+              "swebench get_eval_report on saved harness test logs (no Docker)",
+              "run_ids": [repeat_run_id(run_id, r, repeats) for r in repeats], "log_dirs": roots,
+              "dataset": name, "split": split}
+    return _write_back(store, manifest, attempts, new, record)
+
+
+def grade_run_stored(run_dir: str | Path, *, dataset: str | None = None,
+                     split: str | None = None) -> dict[str, Any]:
+    """No Docker: re-grade the eval-script logs a local-environment run stored in its attempts
+    (swebench's ``get_eval_report`` again; the same as ``gptoss-eval ... action=regrade``)."""
+    store, manifest, attempts = _open_run(run_dir)
+    rows = rows_of(manifest, {a.sample_id for a in attempts}, dataset, split)
+    new: dict[str, Grade] = {}
+    for a in attempts:
+        if a.status != "ok":
+            new[a.key] = _not_run_grade(a)
+            continue
+        patch = str(a.info.get("patch") or a.output.get("patch") or "")
+        new[a.key] = grade_from_eval(a.key, rows[a.sample_id], patch, a.info.get("eval"), a.model)
+    name, split = dataset_of(manifest, dataset, split)
+    return _write_back(store, manifest, attempts, new, {"method": "swebench get_eval_report on the stored "
+                                                                  "eval-script logs (no Docker)",
+                                                        "dataset": name, "split": split})
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -281,14 +544,81 @@ def breakdown_from_runs(run_dirs: Iterable[str | Path]) -> dict[str, dict[str, A
     return merged
 
 
+USAGE = """\
+  python -m tasks.swebench.grading RUN_DIR...               resolved rate and why unresolved, per effort (JSON)
+  python -m tasks.swebench.grading RUN_DIR --docker [--workers N] [--timeout S] [--run-id ID] [--dry-run]
+        predictions -> swebench.harness.run_evaluation on this Docker host -> the run's grades and report.md
+  python -m tasks.swebench.grading RUN_DIR --from-logs [LOG_DIR] [--run-id ID] [--use-reports]
+        no Docker: re-grade a harness run's saved test logs with swebench's own functions
+  python -m tasks.swebench.grading RUN_DIR --stored
+        no Docker: re-grade the eval-script logs a local-environment run stored with its attempts
+"""
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``python -m tasks.swebench.grading RUN_DIR...``: resolved rate and why-unresolved counts per effort."""
+    """Grade stored SWE-bench runs after the fact and write the grades (and report.md) back."""
     import argparse
 
-    ap = argparse.ArgumentParser(description=main.__doc__)
-    ap.add_argument("run_dirs", nargs="+")
+    from evals.store import StoreError
+    from evals.task import TaskError
+    from tasks.swebench.environments import EnvironmentUnavailable
+
+    ap = argparse.ArgumentParser(prog="python -m tasks.swebench.grading", description=main.__doc__, usage=USAGE)
+    ap.add_argument("run_dirs", nargs="+", help="run directories (holding manifest.json and attempts.jsonl)")
+    mode = ap.add_mutually_exclusive_group()
+    mode.add_argument("--docker", action="store_true", help="run the official harness on this Docker host")
+    mode.add_argument("--from-logs", nargs="?", const="", default=None, metavar="LOG_DIR",
+                      help="grade from a finished harness run's logs/run_evaluation/<run_id> (default: this run "
+                           "dir's swebench_harness/)")
+    mode.add_argument("--stored", action="store_true", help="re-grade the eval-script logs stored in the run")
+    ap.add_argument("--workers", type=int, default=4, help="harness --max_workers (default 4)")
+    ap.add_argument("--timeout", type=int, default=1800, help="harness --timeout per instance, s (default 1800)")
+    ap.add_argument("--run-id", default=None, help="harness --run_id (default: from the run's model, suite, "
+                                                    "effort and settings hash)")
+    ap.add_argument("--dataset", default=None, help="dataset file or hub id (default: the run's suite.path or "
+                                                    "hub id)")
+    ap.add_argument("--split", default=None, help="dataset split (default: the run's)")
+    ap.add_argument("--workdir", default=None, help="where the harness runs and writes its logs (default: "
+                                                    f"RUN_DIR/{HARNESS_WORKDIR})")
+    ap.add_argument("--dry-run", action="store_true", help="--docker: write predictions, print the command lines")
+    ap.add_argument("--use-reports", action="store_true", help="--from-logs: read the harness's report.json "
+                                                               "files instead of re-grading test_output.txt")
     args = ap.parse_args(argv)
-    print(json.dumps(breakdown_from_runs(args.run_dirs), indent=2))
+    writing = args.docker or args.stored or args.from_logs is not None
+    try:
+        if not writing:
+            print(json.dumps(breakdown_from_runs(args.run_dirs), indent=2))
+            return 0
+        if len(args.run_dirs) != 1:
+            raise ValueError("--docker, --from-logs and --stored grade one run directory at a time")
+        if args.workers < 1 or args.timeout < 1:
+            raise ValueError("--workers and --timeout must be positive")
+        run_dir = args.run_dirs[0]
+        if args.docker:
+            result = grade_run_docker(run_dir, run_id=args.run_id, dataset=args.dataset, split=args.split,
+                                      max_workers=args.workers, timeout=args.timeout, workdir=args.workdir,
+                                      dry_run=args.dry_run)
+        elif args.stored:
+            result = grade_run_stored(run_dir, dataset=args.dataset, split=args.split)
+        else:
+            result = grade_run_from_logs(run_dir, log_dir=args.from_logs or None, run_id=args.run_id,
+                                         dataset=args.dataset, split=args.split, use_reports=args.use_reports)
+        if args.dry_run:
+            for argv_ in result["argv"]:
+                print(shlex.join(argv_))
+            return 0
+        # the entry point refreshes the report (reports read stores); the library functions never do
+        from reports.summary import write_reports
+
+        report = write_reports([run_dir], run_dir)["markdown"]
+    except (EnvironmentUnavailable, TaskError, StoreError, FileNotFoundError, ValueError) as exc:
+        print(f"grading: error: {exc}", file=sys.stderr)
+        return 2
+    except RuntimeError as exc:  # the harness itself failed; its logs say why, the old grades are untouched
+        print(f"grading: error: {exc}", file=sys.stderr)
+        return 1
+    print(f"graded {result['graded']} attempts by {result['method']}: {result['resolved']} resolved, "
+          f"{result['changed']} grades changed; wrote grades.jsonl and {report}")
     return 0
 
 

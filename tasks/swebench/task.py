@@ -4,34 +4,51 @@ The episode (``solve``):
 
 1. start the instance's environment (Docker image, or a local clone) at ``base_commit``;
 2. loop: model call -> run every tool call (``exec`` like ``container.exec``, ``apply_patch`` in the
-   "*** Begin Patch" format) -> tool messages, until the model answers without a tool call (``submitted``)
-   or a limit ends it: ``step_limit`` (model calls), ``time_limit`` (wall clock), ``context_overflow``
-   (the conversation outgrew the context window, or the server refused it as too long), ``model_error``
-   (an unparseable or rejected model reply), ``no_tool_call`` (an empty reply: neither tool call nor answer).
-   Whatever the reason, what is in the work tree is submitted;
+   "*** Begin Patch" format, with ``repo_browser=True`` also ``repo_browser.open_file`` / ``.search`` /
+   ``.print_tree``) -> tool messages, until the model answers without a tool call (``submitted``) or a limit
+   ends it: ``step_limit`` (model calls), ``time_limit`` (wall clock: a model call still running at the limit
+   is cancelled, a command is killed), ``context_overflow`` (the conversation outgrew the context window, or
+   the server refused it as too long), ``model_error`` (an unparseable or rejected model reply),
+   ``no_tool_call`` (an empty reply: neither tool call nor answer). Whatever the reason, what is in the work
+   tree is submitted;
 3. the patch is ``git add -A && git diff --cached <base_commit>``;
 4. optionally (default for local environments) the instance's ``eval_script`` runs in a fresh environment
    with the patch applied, and its log is stored so ``grade`` can use swebench's own log parsing.
 
 ``grade`` never runs anything: it reads the stored log (or says the attempt still needs the Docker harness).
+
+Why the model sees ``functions.exec`` and not ``container.exec``: every transport carries our tools as
+function tools. Chat Completions and Responses accept only ``type: function`` tools, which vLLM renders into
+the developer message's ``namespace functions``; openai-harmony's system message knows only two built-in
+namespaces (``browser`` and ``python``: ``SystemContent.with_browser_tool`` / ``with_python_tool``), none
+called ``container``. So ``exec`` is the container tool's schema (argv list, timeout, workdir) under the
+functions namespace, and a call the model addresses to ``container.exec`` anyway is run all the same.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
 from evals.clients import RequestRejected
-from evals.task import Episode, ModelSession, Task, assistant_message
+from evals.task import Episode, ModelSession, Task, TaskError, assistant_message
 from evals.types import Attempt, Grade, ModelOutput, Sample
 from tasks.swebench import data as swe_data
-from tasks.swebench import grading
+from tasks.swebench import grading, repo_browser
 from tasks.swebench.apply_patch import PatchError, apply_patch
-from tasks.swebench.environments import EnvError, Environment, make_environment
+from tasks.swebench.environments import (
+    DockerEnvironment,
+    EnvError,
+    Environment,
+    EnvironmentUnavailable,
+    bwrap_available,
+    make_environment,
+)
 
 STOP_REASONS = ("submitted", "step_limit", "time_limit", "context_overflow", "model_error", "no_tool_call",
                 "env_error")
@@ -136,7 +153,7 @@ class SweBenchTask(Task):
                  context_reserve_tokens: int = 16_384, command_timeout_s: float = 180.0,
                  max_command_timeout_s: float = 1200.0, max_output_chars: int = 16_000,
                  run_eval: bool | None = None, eval_timeout_s: float = 1800.0,
-                 model_name: str | None = None) -> None:
+                 model_name: str | None = None, repo_browser: bool = False) -> None:
         self.name = name
         self.path = path
         self.hf_id = hf_id
@@ -157,6 +174,7 @@ class SweBenchTask(Task):
         self.run_eval = run_eval
         self.eval_timeout_s = eval_timeout_s
         self.model_name = model_name
+        self.repo_browser = bool(repo_browser)
 
     # -- data -----------------------------------------------------------------------------------------
     def load(self) -> list[Sample]:
@@ -181,13 +199,52 @@ class SweBenchTask(Task):
     def _should_eval(self, env: Environment) -> bool:
         return self.run_eval if self.run_eval is not None else env.kind == "local"
 
+    def preflight(self) -> None:
+        """Before a run sends any request: can this machine start the configured environments at all?
+
+        Without it, a run with no Docker engine would send a request per instance and store 500 env_error
+        attempts; this way it stops with one line (the CLI exits 2).
+        """
+        if self.env_factory is not None:
+            return
+        kind = self.environment.get("kind", "docker")
+        try:
+            if kind == "docker":
+                DockerEnvironment("preflight", "preflight", docker=self.environment.get("docker", "docker")).check_engine()
+            elif kind == "local":
+                repos_dir = self.environment.get("repos_dir")
+                if repos_dir and not os.path.isdir(repos_dir):
+                    raise EnvironmentUnavailable(f"suite.environment.repos_dir={repos_dir} is not a directory")
+                if self.environment.get("sandbox", "auto") is True and not bwrap_available():
+                    raise EnvironmentUnavailable("suite.environment.sandbox=true but bubblewrap (bwrap) is missing "
+                                                 "or cannot create namespaces here; install it or set sandbox=false")
+            else:
+                raise EnvironmentUnavailable(f"unknown suite.environment.kind={kind!r}; choose docker or local")
+        except EnvironmentUnavailable as exc:
+            raise TaskError(f"{self.name}: {exc}") from None
+
     # -- tools ----------------------------------------------------------------------------------------
     def tools(self, repo: str) -> list[dict[str, Any]]:
-        return [exec_tool(repo, self.command_timeout_s, self.max_command_timeout_s), apply_patch_tool()]
+        tools = [exec_tool(repo, self.command_timeout_s, self.max_command_timeout_s), apply_patch_tool()]
+        if self.repo_browser:
+            tools += repo_browser.tool_schemas()
+        return tools
+
+    def developer_prompt(self, repo: str) -> str:
+        text = DEVELOPER_PROMPT.format(repo=repo)
+        if self.repo_browser:  # one more bullet after the exploration bullet; the default prompt is untouched
+            first, rest = text.split("\n- Edit files", 1)
+            text = f"{first}\n{repo_browser.PROMPT_HINT}\n- Edit files{rest}"
+        return text
 
     def _run_tool(self, env: Environment, name: str, arguments: str, remaining_s: float) -> tuple[str, bool]:
         """Run one tool call; returns (text for the model, whether it was an error)."""
-        name = name.split(".")[-1] if name.startswith(("functions.", "container.")) else name
+        for prefix in ("functions.", "container."):  # chat adds functions.; container.exec is the model's own name
+            name = name.removeprefix(prefix)
+        browse = repo_browser.resolve(name) if self.repo_browser else None
+        if browse is not None:
+            timeout = max(1.0, min(self.command_timeout_s, max(1.0, remaining_s)))
+            return repo_browser.run(env, browse, arguments, timeout)
         if name == "apply_patch":
             patch_text: str | None = None
             try:
@@ -231,6 +288,9 @@ class SweBenchTask(Task):
             if res.exit_code != 0 and not res.timed_out:
                 text += f"\n[exit code {res.exit_code}]"
             return text, res.exit_code != 0
+        if self.repo_browser:
+            return (f"error: unknown tool {name!r}; the tools are exec, apply_patch and "
+                    f"{', '.join(repo_browser.tool_names())}"), True
         return f"error: unknown tool {name!r}; the tools are exec and apply_patch", True
 
     # -- the episode ----------------------------------------------------------------------------------
@@ -250,7 +310,7 @@ class SweBenchTask(Task):
                            error=f"environment failed to start: {exc}")
         info["environment"] = env.kind
         messages: list[dict[str, Any]] = [
-            {"role": "developer", "content": DEVELOPER_PROMPT.format(repo=env.repo_path)},
+            {"role": "developer", "content": self.developer_prompt(env.repo_path)},
             {"role": "user", "content": USER_PROMPT.format(problem=sample.input, repo=env.repo_path)},
         ]
         tools = self.tools(env.repo_path)
@@ -280,9 +340,18 @@ class SweBenchTask(Task):
         for _ in range(self.max_steps):
             remaining = self.max_time_s - (time.monotonic() - started)
             if remaining <= 0:
+                info["time_limit"] = "reached before a model call"
                 return "time_limit"
             try:
-                out = await model.generate(messages, tools=tools)
+                # the wall-time limit holds during a call too: a slow or stuck reply is cancelled at the limit
+                async with asyncio.timeout(remaining) as budget:
+                    out = await model.generate(messages, tools=tools)
+            except TimeoutError:
+                if not budget.expired():
+                    raise
+                info["time_limit"] = (f"a model call was still running at the {self.max_time_s:g} s limit and "
+                                      f"was cancelled")
+                return "time_limit"
             except RequestRejected as exc:
                 text = str(exc).lower()
                 info["model_error"] = str(exc)[:500]
@@ -315,6 +384,7 @@ class SweBenchTask(Task):
             if used >= self.max_context_tokens - self.context_reserve_tokens:
                 return "context_overflow"
             if self.max_time_s - (time.monotonic() - started) <= 0:
+                info["time_limit"] = "reached while tools ran"
                 return "time_limit"
         return "step_limit"
 
@@ -326,12 +396,15 @@ class SweBenchTask(Task):
 
     def settings(self) -> dict[str, Any]:
         env = {k: v for k, v in self.environment.items() if k in ("kind", "sandbox")}
-        return {"name": self.name, "version": self.version, "source": self.path or f"{self.hf_id}:{self.split}",
-                "ids": self.ids, "ids_file": self.ids_file, "limit": self.limit, "environment": env,
-                "max_steps": self.max_steps, "max_time_s": self.max_time_s,
-                "max_context_tokens": self.max_context_tokens, "command_timeout_s": self.command_timeout_s,
-                "max_output_chars": self.max_output_chars, "prompt": DEVELOPER_PROMPT + USER_PROMPT,
-                "tools": [t["function"]["name"] for t in self.tools("/testbed")]}
+        out = {"name": self.name, "version": self.version, "source": self.path or f"{self.hf_id}:{self.split}",
+               "ids": self.ids, "ids_file": self.ids_file, "limit": self.limit, "environment": env,
+               "max_steps": self.max_steps, "max_time_s": self.max_time_s,
+               "max_context_tokens": self.max_context_tokens, "command_timeout_s": self.command_timeout_s,
+               "max_output_chars": self.max_output_chars, "prompt": DEVELOPER_PROMPT + USER_PROMPT,
+               "tools": [t["function"]["name"] for t in self.tools("/testbed")]}
+        if self.repo_browser:  # only then: the default settings, and so their hash, stay as they were
+            out.update(repo_browser=True, prompt=self.developer_prompt("{repo}") + USER_PROMPT)
+        return out
 
     def card_key(self) -> str | None:
         return "swebench_verified"

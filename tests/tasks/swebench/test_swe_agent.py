@@ -6,15 +6,18 @@ import asyncio
 import json
 import subprocess
 import sys
+import time
 
 import pytest
 
 from evals.clients import RequestRejected, Sampling
 from evals.engine import RunSpec, run_attempts
 from evals.store import RunStore
+from evals.task import ModelSession
 from evals.types import Attempt, ModelOutput, Sample, Usage
 from tasks.swebench import grading
 from tasks.swebench.predictions import predictions_from_run
+from tasks.swebench.report import run_metrics
 from tasks.swebench.task import SweBenchTask
 from tests.conftest import ROOT
 from tests.tasks.swebench.conftest import (
@@ -110,8 +113,6 @@ def test_empty_patch_ends_with_no_patch_and_no_eval(toy):
 
 
 def test_command_that_never_ends_is_cut_and_the_episode_goes_on(toy):
-    import time
-
     t0 = time.monotonic()
     ep, att, grade, _ = run(make_task(), toy.row, [
         call("exec", {"cmd": ["bash", "-c", "while true; do :; done"], "timeout": 1}),
@@ -217,3 +218,50 @@ def test_engine_run_store_predictions_and_breakdown(toy, tmp_path):
     assert summary["high"]["categories"]["resolved"] == 1 and summary["high"]["categories"]["no_patch"] == 1
     assert summary["high"]["stop_reasons"] == {"submitted": 2}
     assert task.card_key() == "swebench_verified"
+
+
+def test_a_slow_model_reply_is_cut_at_the_wall_time_limit(toy):
+    """The limit holds during a model call: the call is cancelled, the reason recorded, the work submitted."""
+    class SlowAfterFirst(ScriptedClient):
+        async def generate(self, messages, **kw):
+            if self.requests:  # every call after the first hangs far past the limit
+                self.requests.append({"messages": messages})
+                await asyncio.sleep(120)
+            return await super().generate(messages, **kw)
+
+    client = SlowAfterFirst([call("apply_patch", {"patch": RIGHT_PATCH}), final()])
+    model = ModelSession(client, effort="low", sampling=Sampling(), seed=1)
+    sample = sample_of(toy.row)
+    t0 = time.monotonic()
+    ep = asyncio.run(make_task(max_time_s=3).solve(sample, model))
+    assert time.monotonic() - t0 < 60  # 3 s of agent time plus the eval script, not 120 s
+    assert ep.info["stop_reason"] == "time_limit" and "cancelled" in ep.info["time_limit"]
+    assert len(client.requests) == 2 and len(model.calls) == 1  # the cut call left no output behind
+    att = attempt_of(ep, sample)
+    assert "+    return a + b" in att.info["patch"] and make_task().grade(sample, att).score == 1.0
+
+
+def test_a_failing_instance_next_to_a_good_one_does_not_stop_the_run(toy, tmp_path):
+    """Through the engine: one instance's environment cannot start (an infrastructure error), the other is
+    solved; both are stored with their grades and the report's SWE-bench section counts each."""
+    task = make_task()
+    broken = {**toy.row, "instance_id": "toy__calc-broken", "base_commit": "f" * 40,
+              "problem_statement": "broken: " + toy.row["problem_statement"]}
+    samples = [sample_of(broken), sample_of(toy.row)]
+    client = ScriptedClient([lambda m: call("apply_patch", {"patch": RIGHT_PATCH})
+                             if not any(x["role"] == "tool" for x in m) else final()], repeat_last=True)
+    store = RunStore(tmp_path / "run")
+    store.write_manifest({"suite": "swebench_verified", "card_key": "swebench_verified", "model": "gpt-oss-120b",
+                          "card": "gpt-oss-120b", "effort": "low"})
+    spec = RunSpec(run_id="r", suite="swebench_verified", model="gpt-oss-120b", effort="low", settings_hash="h",
+                   sampling=Sampling(), repeats=1, concurrency=2)
+    stats = asyncio.run(run_attempts(task, samples, client, store, spec))
+    assert stats.done_now == 2 and stats.statuses == {"error": 1, "ok": 1} and stats.score_sum == 1.0
+    attempts, grades = store.attempts(), store.grades()
+    bad, good = attempts["toy__calc-broken#0"], attempts["toy__calc-1#0"]
+    assert bad.status == "error" and "environment failed to start" in bad.error and bad.n_calls == 0
+    assert bad.info["stop_reason"] == "env_error" and grades[bad.key].score == 0.0
+    assert good.status == "ok" and grades[good.key].score == 1.0
+    m = run_metrics(tmp_path / "run")
+    assert m["instances"] == 2 and m["resolved"] == 1 and m["categories"]["infrastructure_error"] == 1
+    assert m["resolved_rate"] == 0.5 and m["resolved_rate_excl_infra"] == 1.0

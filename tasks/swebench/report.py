@@ -1,0 +1,140 @@
+"""The SWE-Bench Verified section of report.md: resolved rate per effort with a 95% CI, and why unresolved.
+
+Reads stores only (the report hook ``reports.summary.suite_sections`` calls :func:`swebench_section`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from tasks.swebench import grading
+
+CARD_KEY = "swebench_verified"
+UNRESOLVED = (grading.NO_PATCH, grading.NOT_APPLIED, grading.TESTS_FAILED, grading.INFRA, grading.NOT_EVALUATED)
+LABELS = {grading.NO_PATCH: "no patch", grading.NOT_APPLIED: "patch did not apply",
+          grading.TESTS_FAILED: "tests failed", grading.INFRA: "infrastructure error",
+          grading.NOT_EVALUATED: "not graded yet"}
+
+
+def resolved_interval(per_instance: list[float], confidence: float = 0.95) -> tuple[float, float, str]:
+    """(low, high, method) for the resolved rate over instances.
+
+    One attempt per instance: the Wilson score interval (binomial over instances; honest near 0 % and at
+    small n, where a t interval would leave [0, 1]). Several repeats: an instance's attempts are not
+    independent, so the t interval over instances of each instance's resolved fraction (as the main table).
+    """
+    n = len(per_instance)
+    if not n:
+        return math.nan, math.nan, "-"
+    if all(v in (0.0, 1.0) for v in per_instance):
+        from scipy.stats import binomtest
+
+        ci = binomtest(int(sum(per_instance)), n).proportion_ci(confidence, method="wilson")
+        return float(ci.low), float(ci.high), "Wilson"
+    from evals.metrics import mean_ci
+
+    est = mean_ci(per_instance, confidence)
+    return est.lo, est.hi, "t"
+
+
+def run_metrics(run_dir: str | Path) -> dict[str, Any]:
+    """Resolved rate, CI and why-unresolved counts of one SWE-bench run directory."""
+    from evals.store import RunStore
+    from reports.card import card_value
+
+    store = RunStore(run_dir)
+    manifest = store.read_manifest() or {}
+    attempts = list(store.attempts(strict=False).values())
+    grades = store.grades(strict=False)
+    cats: Counter[str] = Counter()
+    by_instance: dict[str, list[str]] = defaultdict(list)  # instance -> its attempts' categories
+    stops: Counter[str] = Counter()
+    local_eval = False
+    for a in attempts:
+        cat = grading.category(a, grades.get(a.key))
+        cats[cat] += 1
+        by_instance[a.sample_id].append(cat)
+        stops[str(a.info.get("stop_reason") or a.status)] += 1
+        local_eval = local_eval or "eval" in a.info
+
+    def resolved_fraction(c: list[str]) -> float:
+        return c.count(grading.RESOLVED) / len(c)
+
+    per_instance = [resolved_fraction(c) for c in by_instance.values()]
+    n = len(per_instance)
+    rate = sum(per_instance) / n if n else math.nan
+    lo, hi, method = resolved_interval(per_instance)
+    # the same rate without instances whose every attempt hit an infrastructure error (diagnosis only)
+    kept = [resolved_fraction(c) for c in by_instance.values() if set(c) != {grading.INFRA}]
+    effort = manifest.get("effort", "")
+    card = card_value(manifest.get("card"), CARD_KEY, effort)
+    graded_by = (manifest.get("swebench_grading") or {}).get("method")
+    if not graded_by:
+        graded_by = "eval script in the run's environment (swebench get_eval_report)" if local_eval else "-"
+    return {"run_dir": str(run_dir), "model": manifest.get("model"), "effort": effort, "instances": n,
+            "attempts": len(attempts), "repeats": min((len(v) for v in by_instance.values()), default=0),
+            "resolved": cats[grading.RESOLVED], "resolved_rate": rate, "ci_lo": lo, "ci_hi": hi,
+            "ci_method": method, "card": card,
+            "delta_vs_card": 100 * rate - card if card is not None and n else None,
+            "resolved_rate_excl_infra": sum(kept) / len(kept) if kept else math.nan,
+            "categories": {c: cats[c] for c in (grading.RESOLVED, *UNRESOLVED)},
+            "stop_reasons": dict(stops.most_common()), "graded_by": graded_by}
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:.1f}"
+
+
+def _num(v: float | None, digits: int = 1) -> str:
+    return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.{digits}f}"
+
+
+def _swebench_runs(paths: Iterable[str | Path]) -> list[Path]:
+    from evals.store import RunStore, find_runs
+
+    runs = sorted({d for p in paths for d in ([Path(p)] if (Path(p) / "manifest.json").exists() else find_runs(p))})
+    return [d for d in runs if (RunStore(d).read_manifest() or {}).get("card_key") == CARD_KEY]
+
+
+def swebench_section(paths: Iterable[str | Path]) -> str:
+    """Markdown for every SWE-bench run under ``paths`` (run dirs or folders holding them); "" if none."""
+    runs = _swebench_runs(paths)
+    if not runs:
+        return ""
+    order = {"low": 0, "medium": 1, "high": 2}
+    ms = sorted((run_metrics(d) for d in runs), key=lambda m: (str(m["model"]), order.get(m["effort"], 9)))
+    methods = sorted({m["ci_method"] for m in ms if m["ci_method"] != "-"})
+    lines = ["## SWE-Bench Verified", "",
+             "Resolved % = resolved instances / instances run; an attempt whose environment failed counts as "
+             "unresolved (as in swebench's own report). 95% CI: "
+             + ("; ".join({"Wilson": "Wilson score interval (binomial over instances, one attempt each)",
+                           "t": "t interval over instances of each instance's resolved fraction (several "
+                                "repeats)"}[x] for x in methods) or "-")
+             + ". `card`: the gpt-oss model card (477 of the 500 instances) at the same effort; `excl. infra`: "
+               "the rate without instances whose every attempt hit an infrastructure error.", "",
+             "| model | effort | instances | k | resolved | resolved % (95% CI) | card | Δ | excl. infra % | "
+             "graded by |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for m in ms:
+        lines.append(f"| {m['model']} | {m['effort']} | {m['instances']} | {m['repeats']} | {m['resolved']} | "
+                     f"{_pct(m['resolved_rate'])} ({_pct(m['ci_lo'])}-{_pct(m['ci_hi'])}) | {_num(m['card'])} | "
+                     f"{_num(m['delta_vs_card'])} | {_pct(m['resolved_rate_excl_infra'])} | {m['graded_by']} |")
+    lines += ["", "Why unresolved (attempts, % of all attempts):", "",
+              "| model | effort | attempts | " + " | ".join(LABELS[c] for c in UNRESOLVED) + " |",
+              "|---|---|---|" + "---|" * len(UNRESOLVED)]
+    for m in ms:
+        total = m["attempts"] or 1
+        cells = " | ".join(f"{m['categories'][c]} ({100 * m['categories'][c] / total:.1f})" for c in UNRESOLVED)
+        lines.append(f"| {m['model']} | {m['effort']} | {m['attempts']} | {cells} |")
+    lines.append("")
+    for m in ms:
+        stops = ", ".join(f"{k} {v}" for k, v in m["stop_reasons"].items()) or "-"
+        lines.append(f"- {m['model']} / {m['effort']}: episodes ended by {stops}")
+        waiting = m["categories"][grading.NOT_EVALUATED]
+        if waiting:
+            lines.append(f"  - {waiting} attempts are not graded yet (run without a local eval): "
+                         f"`python -m tasks.swebench.grading {m['run_dir']} --docker` on a Docker host")
+    return "\n".join(lines) + "\n"
