@@ -389,7 +389,8 @@ def write_tables(rows: list[dict[str, Any]], out_dir: str | Path, sections: str 
 
 
 def suite_sections(roots: list[str | Path]) -> str:
-    """Suite-specific sections (Codeforces Elo, Tau-Bench pass^k, lm-eval metrics) appended to report.md.
+    """Suite-specific sections (Codeforces Elo, SWE-bench why unresolved, Tau-Bench pass^k, lm-eval metrics)
+    appended to report.md.
 
     A section's module is imported only when a run of its suite is there (scipy and friends cost seconds).
     """
@@ -403,6 +404,10 @@ def suite_sections(roots: list[str | Path]) -> str:
         from tasks.codeforces.metrics import codeforces_section
 
         parts.append(codeforces_section(roots))
+    if "swebench_verified" in keys:
+        from tasks.swebench.report import swebench_section
+
+        parts.append(swebench_section(roots))
     if "tau_retail" in keys:
         from tasks.tau_retail.task import tau_section
 

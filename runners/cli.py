@@ -170,6 +170,9 @@ def run_job(cfg: DictConfig) -> dict[str, Any]:
     if python_tool and cfg.client.transport != "harmony":
         raise UserError(f"suite {task.name} gives the model the built-in python tool, which only the harmony "
                         f"transport can declare; add client=harmony (configured: {cfg.client.transport})")
+    preflight = getattr(task, "preflight", None)
+    if preflight is not None:  # e.g. SWE-bench: no Docker engine means no run, not one error per instance
+        preflight()
 
     run_id = f"{cfg.model.name}/{task.name}/{cfg.effort.name}/{shash}"
     spec = RunSpec(run_id=run_id, suite=task.name, model=cfg.model.name, effort=cfg.effort.name,
