@@ -11,9 +11,9 @@ out after 120.0 seconds ... the drive at '/mnt/data'"), calls it from the analys
 
 How it works: one long-lived interpreter (``limits.python``, /usr/bin/python3 by default) runs a small driver
 inside a bubblewrap sandbox built like :func:`evals.sandbox.run_sandboxed`'s (no network, own pid/ipc/uts/user
-namespaces, read-only root, tmpfs ``/tmp`` and ``/mnt/data`` (the working directory), rlimits on address space,
-processes, file size and open files set by the sandbox's PID-1 helper, which also runs as uid 65534 when we are
-root). Cells are sent over the interpreter's stdin, one JSON line each; the interpreter executes a cell in one
+namespaces, read-only root and ``/dev``, size-capped tmpfs ``/tmp``, ``/dev/shm`` and ``/mnt/data`` (the working
+directory), rlimits on address space, processes, file size and open files set by the sandbox's PID-1 helper, which
+also runs as uid 65534 when we are root). Cells are sent over the interpreter's stdin, one JSON line each; the interpreter executes a cell in one
 persistent namespace, writes its stdout and stderr (merged, in order) and the last expression's repr to its
 stdout, then a per-cell random end marker. The host reads until the marker:
 
@@ -128,7 +128,7 @@ class PythonToolLimits:
     max_output_bytes: int = 8 << 20  # one call writing more than this kills the kernel
     cpu_budget_s: float = 1800.0  # CPU seconds for the kernel's whole life (stray background work); 0: none
     lifetime_s: float = 4 * 3600.0  # wall-clock backstop for one kernel's life
-    data_bytes: int = 256 << 20  # tmpfs size of /mnt/data and of /tmp
+    data_bytes: int = 256 << 20  # tmpfs size of /mnt/data, of /tmp and of /dev/shm
     file_size_bytes: int = 128 << 20  # RLIMIT_FSIZE
     max_open_files: int = 256
     startup_timeout_s: float = 60.0
@@ -216,22 +216,13 @@ class PythonKernel:
     # -- life cycle ---------------------------------------------------------------------------------------------
     def _argv(self, report_fd: int, init: Any) -> list[str]:
         lim = self.limits
-        args = [*sandbox._drop_prefix(self.uid, init), sandbox._bwrap(), "--unshare-all", "--unshare-user",
-                "--disable-userns", "--die-with-parent", "--new-session", "--as-pid-1", *sandbox._system_binds(),
-                "--proc", "/proc", "--dev", "/dev",
-                "--size", str(int(lim.data_bytes)), "--tmpfs", "/tmp",
-                "--size", str(int(lim.data_bytes)), "--perms", "0700", "--tmpfs", DATA_DIR,
-                *sandbox._norm_binds(lim.ro_binds),
-                "--ro-bind", str(init), "/.sandbox-init", "--remount-ro", "/",
-                "--uid", str(self.uid), "--gid", str(self.uid), "--hostname", "sandbox", "--chdir", DATA_DIR,
-                "--clearenv"]
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": DATA_DIR,
                "PYTHONDONTWRITEBYTECODE": "1", "PYTHONIOENCODING": "utf-8", "MPLBACKEND": "Agg",
                "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
         if lim.pythonpath:
             env["PYTHONPATH"] = ":".join(lim.pythonpath)
-        for k, v in env.items():
-            args += ["--setenv", k, v]
+        args = sandbox._bwrap_command(init, uid=self.uid, tmpfs_bytes=lim.data_bytes, mount_proc=True,
+                                      work_path=DATA_DIR, ro_binds=lim.ro_binds, env=env)
         args += ["/.sandbox-init", str(report_fd), repr(float(lim.cpu_budget_s)), repr(float(lim.lifetime_s)),
                  str(int(lim.memory_bytes)), str(int(min(lim.memory_bytes, 256 << 20))),
                  str(int(lim.max_processes)), str(int(lim.file_size_bytes)), str(int(lim.max_open_files)), "--",

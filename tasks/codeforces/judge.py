@@ -7,15 +7,23 @@ pool, stopping at the first failing test unless ``full=True``. Verdicts::
     AC  accepted                 WA  wrong answer              TLE time limit (CPU) or wall clock exceeded
     MLE memory limit exceeded    RE  runtime error             CE  compilation error
     OLE output limit exceeded    NO_CODE  nothing to judge     INFRA  the judge itself failed (never a WA)
+    EXCLUDED  the problem cannot be judged (its checker does not compile): not the model's failure either
 
 Outputs are compared as whitespace-separated tokens; a token of the expected output that is a decimal with a
 fraction or exponent is compared with 1e-6 absolute-or-relative tolerance, everything else exactly. A problem
 that ships a checker (C++ or Python source) is judged by it instead: ``checker input output answer``, exit code
-0 = AC, 1 or 2 = WA, anything else = INFRA. Checkers are compiled once and cached by source hash.
+0 = AC, 1 or 2 = WA, anything else = INFRA. Checkers are compiled once and cached on disk by source hash; one
+that does not compile makes the problem EXCLUDED (remembered for this process only, so a fixed setup is retried
+next time). ``testlib.h`` is not shipped: a checker that includes it needs ``testlib_h=PATH`` (a file you
+supply; ``--testlib PATH`` on the CLI, ``suite.testlib_h`` in a run).
+
+Tests run in long-lived sandboxes (:class:`evals.sandbox.SandboxLane`), one per worker for the submission: one
+bwrap start-up per lane instead of one per test and per checker call. A lane that fails during a test makes that
+test INFRA (never WA) and is replaced by a fresh one.
 
 CLI::
 
-    python -m tasks.codeforces.judge --problems P.jsonl --submissions S.jsonl [--full] [--workers N]
+    python -m tasks.codeforces.judge --problems P.jsonl --submissions S.jsonl [--full] [--workers N] [--testlib H]
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ import hashlib
 import json
 import math
 import os
+import queue
 import re
 import shutil
 import subprocess
@@ -34,15 +43,17 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from evals.sandbox import (
     DEFAULT_UID,
+    INBOX_DIR,
     SANDBOX_DIR,
     SandboxError,
+    SandboxLane,
     SandboxResult,
     SandboxUnavailable,
     cache_dir,
@@ -51,7 +62,8 @@ from evals.sandbox import (
 from tasks.codeforces.problems import Problem, ProblemDataError, load_problems, read_jsonl_records
 
 AC, WA, TLE, MLE, RE, CE, OLE, NO_CODE, INFRA = "AC", "WA", "TLE", "MLE", "RE", "CE", "OLE", "NO_CODE", "INFRA"
-VERDICTS = (AC, WA, TLE, MLE, RE, CE, OLE, NO_CODE, INFRA)
+EXCLUDED = "EXCLUDED"
+VERDICTS = (AC, WA, TLE, MLE, RE, CE, OLE, NO_CODE, INFRA, EXCLUDED)
 
 CXX = "g++"
 CXX_FLAGS = ("-std=c++17", "-O2", "-pipe", "-DONLINE_JUDGE")
@@ -69,10 +81,12 @@ _LANG_ALIASES = {
 }
 
 __all__ = [
-    "AC", "CE", "INFRA", "MLE", "NO_CODE", "OLE", "RE", "TLE", "VERDICTS", "WA",
-    "JudgeResult", "Submission", "TestResult", "judge", "main", "normalize_language", "outputs_match",
-    "precompiled_header_dir",
+    "AC", "CE", "EXCLUDED", "INFRA", "MLE", "NO_CODE", "OLE", "RE", "TLE", "VERDICTS", "WA",
+    "CheckerError", "JudgeResult", "Submission", "TestResult", "checker_exclusion", "judge", "main",
+    "normalize_language", "outputs_match", "precompiled_header_dir",
 ]
+TESTLIB_HINT = ("testlib.h is not available (it is not shipped and cannot be fetched offline); give the path of a "
+                "testlib.h file you supply: suite.testlib_h=/path/to/testlib.h in a run, --testlib on the judge CLI")
 
 
 @dataclass
@@ -219,8 +233,10 @@ def _tail(b: bytes | str, n: int = LOG_TAIL) -> str:
     return s[-n:]
 
 
-def _build(lang: str, code: str, where: Path, *, uid: int, tag: str) -> tuple[_Program | None, str, float]:
-    """Compile ``code`` in the sandbox into ``where``; returns (program or None on CE, log, seconds)."""
+def _build(lang: str, code: str, where: Path, *, uid: int, tag: str,
+           include_dir: Path | None = None) -> tuple[_Program | None, str, float]:
+    """Compile ``code`` in the sandbox into ``where``; returns (program or None on CE, log, seconds).
+    ``include_dir``: a host directory made visible read-only at /include and searched for headers (C++)."""
     if os.geteuid() == 0:
         os.chown(where, uid, uid)
     t0 = time.monotonic()
@@ -228,7 +244,10 @@ def _build(lang: str, code: str, where: Path, *, uid: int, tag: str) -> tuple[_P
         (where / f"{tag}.cpp").write_text(code, encoding="utf-8")
         pch = precompiled_header_dir()
         binds = [(str(pch), "/pch")] if pch else []
-        argv = [CXX, *CXX_FLAGS, *(["-I/pch"] if pch else []), "-o", tag, f"{tag}.cpp"]
+        if include_dir is not None:
+            binds.append((str(include_dir), "/include"))
+        argv = [CXX, *CXX_FLAGS, *(["-I/pch"] if pch else []), *(["-I/include"] if include_dir else []),
+                "-o", tag, f"{tag}.cpp"]
         res = run_sandboxed(argv, workdir=where, ro_binds=binds, uid=uid, tmpfs_bytes=512 << 20,
                             **COMPILE_LIMITS)
         ok = res.exit_code == 0 and (where / tag).is_file()
@@ -249,29 +268,67 @@ def _build(lang: str, code: str, where: Path, *, uid: int, tag: str) -> tuple[_P
     return (prog if ok else None), log.replace(SANDBOX_DIR + "/", ""), time.monotonic() - t0
 
 
-def _checker_program(source: str, uid: int) -> _Program:
-    """Compile (or fetch from the cache) a checker given as C++ or Python source."""
+class CheckerError(SandboxError):
+    """The problem's checker does not compile: the problem is EXCLUDED (not an infrastructure failure)."""
+
+
+_checker_failures: dict[str, str] = {}  # cache key -> why; this process only (a fixed setup is retried next run)
+
+
+def _testlib_dir(testlib_h: str | os.PathLike | None) -> Path | None:
+    """A cached directory holding a copy of the user's testlib.h, readable by the sandbox uid."""
+    if testlib_h is None:
+        return None
+    src = Path(testlib_h)
+    if not src.is_file():
+        raise CheckerError(f"testlib_h={src} is not a file")
+    data = src.read_bytes()
+    root = cache_dir() / "codeforces" / f"testlib-{hashlib.sha256(data).hexdigest()[:16]}"
+    with _checker_lock:
+        if not (root / "testlib.h").is_file():
+            root.parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix="testlib-", dir=root.parent))
+            (tmp / "testlib.h").write_bytes(data)
+            os.chmod(tmp / "testlib.h", 0o644)
+            os.chmod(tmp, 0o755)
+            if root.exists():
+                shutil.rmtree(root, ignore_errors=True)
+            os.replace(tmp, root)
+    return root
+
+
+def _checker_program(source: str, uid: int, testlib_h: str | os.PathLike | None = None) -> _Program:
+    """Compile (or fetch from the cache) a checker given as C++ or Python source.
+
+    Raises :class:`CheckerError` when it does not compile (remembered in memory for this process) and
+    :class:`evals.sandbox.SandboxError` when the sandbox failed while compiling (not remembered)."""
     lang = "cpp" if re.search(r"#\s*include|int\s+main\s*\(", source) else "python"
-    key = hashlib.sha256(json.dumps([lang, CXX_FLAGS, _compiler_id() if lang == "cpp" else "", source]).encode())
-    root = cache_dir() / "codeforces" / "checkers" / key.hexdigest()[:24]
+    include = _testlib_dir(testlib_h) if lang == "cpp" else None
+    key = hashlib.sha256(json.dumps([lang, CXX_FLAGS, _compiler_id() if lang == "cpp" else "", source,
+                                     include.name if include else ""]).encode()).hexdigest()[:24]
+    root = cache_dir() / "codeforces" / "checkers" / key
     with _checker_lock:
         if (root / "OK").exists():
             return _program_in(root, lang)
-        if (root / "CE").exists():
-            raise SandboxError("checker does not compile: " + (root / "CE").read_text()[-500:])
+        if key in _checker_failures:
+            raise CheckerError(_checker_failures[key])
         root.parent.mkdir(parents=True, exist_ok=True)
         for d in (root.parent.parent, root.parent):
             os.chmod(d, 0o755)
         tmp = Path(tempfile.mkdtemp(prefix="chk-", dir=root.parent))
         os.chmod(tmp, 0o755)
-        prog, log, _ = _build(lang, source, tmp, uid=uid, tag="checker")
-        if prog is None:
-            root.mkdir(exist_ok=True)
-            (root / "CE").write_text(log)
+        try:
+            prog, log, _ = _build(lang, source, tmp, uid=uid, tag="checker", include_dir=include)
+        except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
-            if "testlib.h" in log:
-                log += "\n(testlib.h is not available offline; give the checker as self-contained source)"
-            raise SandboxError("checker does not compile: " + log[-500:])
+            raise
+        if prog is None:
+            shutil.rmtree(tmp, ignore_errors=True)
+            why = "checker does not compile: " + log[-500:].strip()
+            if re.search(r"testlib\.h", log) and include is None:
+                why = "checker does not compile: " + TESTLIB_HINT
+            _checker_failures[key] = why
+            raise CheckerError(why)
         (tmp / "OK").write_text("")
         for f in [tmp, *tmp.iterdir()]:  # the cached checker belongs to us again, read-only for the sandbox uid
             if os.geteuid() == 0:
@@ -281,6 +338,21 @@ def _checker_program(source: str, uid: int) -> _Program:
             shutil.rmtree(root, ignore_errors=True)
         os.replace(tmp, root)
         return _program_in(root, lang)
+
+
+def checker_exclusion(problem: Problem, *, uid: int = DEFAULT_UID,
+                      testlib_h: str | os.PathLike | None = None) -> str | None:
+    """Why ``problem`` must be EXCLUDED (its checker does not compile), or None (no checker, it compiles, or
+    the sandbox failed: the judge then reports INFRA). Compiles at most once per checker and process."""
+    if not problem.checker:
+        return None
+    try:
+        _checker_program(problem.checker, uid, testlib_h)
+    except CheckerError as e:
+        return str(e)
+    except SandboxError:
+        return None
+    return None
 
 
 def _program_in(root: Path, lang: str) -> _Program:
@@ -306,17 +378,9 @@ def _run_verdict(res: SandboxResult) -> str | None:
     return None
 
 
-def _check_with(checker: _Program, inp: Path, out: bytes, ans: str, uid: int) -> tuple[str, str]:
-    with tempfile.TemporaryDirectory(prefix="cfchk-") as td:
-        d = Path(td)
-        shutil.copy(inp, d / "input.txt")
-        (d / "output.txt").write_bytes(out)
-        (d / "answer.txt").write_text(ans, encoding="utf-8")
-        for f in d.iterdir():
-            os.chmod(f, 0o644)
-        os.chmod(d, 0o755)
-        res = run_sandboxed([*checker.argv, "input.txt", "output.txt", "answer.txt"], workdir=d,
-                            workdir_readonly=True, ro_binds=checker.binds, uid=uid, **CHECKER_LIMITS)
+def _check_with(lane: SandboxLane, checker: _Program, inp: Path, out: bytes, ans: str) -> tuple[str, str]:
+    res = lane.run([*checker.argv, f"{INBOX_DIR}/input.txt", f"{INBOX_DIR}/output.txt", f"{INBOX_DIR}/answer.txt"],
+                   files={"input.txt": inp, "output.txt": out, "answer.txt": ans}, **CHECKER_LIMITS)
     msg = _tail((res.stdout + res.stderr).strip(), 300)
     if res.exit_code == 0 and not (res.timed_out or res.oom or res.output_limited):
         return AC, msg
@@ -326,17 +390,15 @@ def _check_with(checker: _Program, inp: Path, out: bytes, ans: str, uid: int) ->
                        f"timed out {res.timed_out}): {msg}")
 
 
-def _run_test(prog: _Program, problem: Problem, i: int, inp: Path, checker: _Program | None,
-              uid: int) -> TestResult:
+def _run_test(lane: SandboxLane, prog: _Program, problem: Problem, i: int, inp: Path,
+              checker: _Program | None) -> TestResult:
     tl = problem.time_limit_s
     mem = problem.memory_mb << 20
     expected = problem.tests[i]["output"]
     max_out = max(16 << 20, 4 * len(expected) + (1 << 20))
     try:
-        res = run_sandboxed(prog.argv, workdir=None, stdin_path=inp, cpu_seconds=tl, wall_seconds=2 * tl + 1,
-                            memory_bytes=mem, max_processes=1, max_output_bytes=max_out,
-                            ro_binds=prog.binds, uid=uid, tmpfs_bytes=16 << 20, file_size_bytes=16 << 20,
-                            mount_proc=False)
+        res = lane.run(prog.argv, stdin_path=inp, cpu_seconds=tl, wall_seconds=2 * tl + 1, memory_bytes=mem,
+                       max_processes=1, max_output_bytes=max_out, file_size_bytes=16 << 20)
     except SandboxUnavailable:
         raise
     except SandboxError as e:
@@ -346,7 +408,7 @@ def _run_test(prog: _Program, problem: Problem, i: int, inp: Path, checker: _Pro
     if v is None:
         if checker is not None:
             try:
-                v, detail = _check_with(checker, inp, res.stdout, expected, uid)
+                v, detail = _check_with(lane, checker, inp, res.stdout, expected)
             except SandboxUnavailable:
                 raise
             except SandboxError as e:
@@ -359,6 +421,36 @@ def _run_test(prog: _Program, problem: Problem, i: int, inp: Path, checker: _Pro
     return TestResult(i, v, time_s, res.peak_memory_bytes, res.exit_code, res.signal, detail)
 
 
+class _Lanes:
+    """Sandbox lanes of one submission: each worker thread borrows one, so tests in a lane run one at a time."""
+
+    def __init__(self, binds: Sequence[tuple[str, str]], uid: int) -> None:
+        self._binds = list(binds)
+        self._uid = uid
+        self._free: queue.SimpleQueue[SandboxLane] = queue.SimpleQueue()
+        self._all: list[SandboxLane] = []
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def lane(self) -> Iterator[SandboxLane]:
+        try:
+            lane = self._free.get_nowait()
+        except queue.Empty:
+            lane = SandboxLane(uid=self._uid, ro_binds=self._binds, tmpfs_bytes=16 << 20)
+            with self._lock:
+                self._all.append(lane)
+        try:
+            yield lane
+        finally:
+            self._free.put(lane)
+
+    def close(self) -> None:
+        with self._lock:
+            lanes, self._all = self._all, []
+        for lane in lanes:
+            lane.close()
+
+
 def _coerce(submission: Submission | Mapping[str, Any]) -> Submission:
     if isinstance(submission, Submission):
         return submission
@@ -367,11 +459,13 @@ def _coerce(submission: Submission | Mapping[str, Any]) -> Submission:
 
 
 def judge(problem: Problem, submission: Submission | Mapping[str, Any], *, full: bool = False,
-          workers: int | None = None, uid: int = DEFAULT_UID) -> JudgeResult:
+          workers: int | None = None, uid: int = DEFAULT_UID,
+          testlib_h: str | os.PathLike | None = None) -> JudgeResult:
     """Judge one submission (``Submission`` or a mapping with language and code) against ``problem``.
 
-    Raises :class:`evals.sandbox.SandboxUnavailable` when nothing can be sandboxed on this machine; every other
-    judge-side failure becomes the verdict INFRA.
+    Raises :class:`evals.sandbox.SandboxUnavailable` when nothing can be sandboxed on this machine; a checker
+    that does not compile gives EXCLUDED (with the reason in ``message``); every other judge-side failure
+    becomes the verdict INFRA. ``testlib_h``: path of a testlib.h for checkers that include it.
     """
     sub = _coerce(submission)
     n = len(problem.tests)
@@ -387,6 +481,16 @@ def judge(problem: Problem, submission: Submission | Mapping[str, Any], *, full:
     if n == 0:
         return JudgeResult(INFRA, 0, message="problem has no tests", **base)
     workers = max(1, workers or os.cpu_count() or 1)
+    checker = None
+    if problem.checker:  # before compiling the submission: an excluded problem is excluded whatever was sent
+        try:
+            checker = _checker_program(problem.checker, uid, testlib_h)
+        except SandboxUnavailable:
+            raise
+        except CheckerError as e:
+            return JudgeResult(EXCLUDED, 0, message=str(e)[-LOG_TAIL:], **base)
+        except SandboxError as e:
+            return JudgeResult(INFRA, 0, message=f"checker compile step failed: {e}"[-LOG_TAIL:], **base)
 
     with tempfile.TemporaryDirectory(prefix="cfjudge-") as td:
         root = Path(td)
@@ -401,15 +505,6 @@ def judge(problem: Problem, submission: Submission | Mapping[str, Any], *, full:
             return JudgeResult(INFRA, 0, message=f"compile step failed: {e}"[-LOG_TAIL:], **base)
         if prog is None:
             return JudgeResult(CE, 0, compile_log=log, compile_seconds=secs, **base)
-        checker = None
-        if problem.checker:
-            try:
-                checker = _checker_program(problem.checker, uid)
-            except SandboxUnavailable:
-                raise
-            except SandboxError as e:
-                return JudgeResult(INFRA, 0, compile_log=log, compile_seconds=secs, message=str(e)[-LOG_TAIL:],
-                                   **base)
         inputs = []
         for i, t in enumerate(problem.tests):
             p = root / f"in{i}.txt"
@@ -418,19 +513,28 @@ def judge(problem: Problem, submission: Submission | Mapping[str, Any], *, full:
 
         results: list[TestResult] = []
         first_bad: TestResult | None = None
-        with cf.ThreadPoolExecutor(max_workers=min(workers, n)) as pool:
-            futures = [pool.submit(_run_test, prog, problem, i, inputs[i], checker, uid) for i in range(n)]
-            try:
-                for fut in futures:
-                    r = fut.result()
-                    results.append(r)
-                    if r.verdict != AC and first_bad is None:
-                        first_bad = r
-                        if not full:
-                            break
-            finally:
-                for fut in futures:
-                    fut.cancel()
+        lanes = _Lanes([*prog.binds, *(checker.binds if checker else [])], uid)
+
+        def one(i: int) -> TestResult:
+            with lanes.lane() as lane:
+                return _run_test(lane, prog, problem, i, inputs[i], checker)
+
+        try:
+            with cf.ThreadPoolExecutor(max_workers=min(workers, n)) as pool:
+                futures = [pool.submit(one, i) for i in range(n)]
+                try:
+                    for fut in futures:
+                        r = fut.result()
+                        results.append(r)
+                        if r.verdict != AC and first_bad is None:
+                            first_bad = r
+                            if not full:
+                                break
+                finally:
+                    for fut in futures:
+                        fut.cancel()
+        finally:
+            lanes.close()
 
     passed = sum(r.verdict == AC for r in results)
     times = [r.time_s for r in results if r.time_s is not None]
@@ -468,9 +572,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                     help="tests run in parallel per submission (default: number of CPUs)")
     ap.add_argument("--details", action="store_true", help="include per-test results and the compile log")
+    ap.add_argument("--testlib", metavar="PATH", default=None,
+                    help="a testlib.h file for checkers that include it (not shipped: supply your own)")
     args = ap.parse_args(argv)
     if args.workers < 1:
         return _fail("--workers must be >= 1")
+    if args.testlib is not None and not Path(args.testlib).is_file():
+        return _fail(f"--testlib {args.testlib}: no such file")
 
     try:
         problems = load_problems(args.problems).by_id()
@@ -491,7 +599,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     for s in subs:
         try:
-            r = judge(problems[s.problem_id], s, full=args.full, workers=args.workers)
+            r = judge(problems[s.problem_id], s, full=args.full, workers=args.workers, testlib_h=args.testlib)
         except SandboxUnavailable as e:
             return _fail(str(e))
         line: dict[str, Any] = {"id": s.id, "problem_id": s.problem_id, "verdict": r.verdict,

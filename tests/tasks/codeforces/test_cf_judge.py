@@ -4,26 +4,32 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import subprocess
+import threading
 import time
+from pathlib import Path
 
 import pytest
 
+from tasks.codeforces import judge as judge_mod
 from tasks.codeforces.judge import (
     AC,
     CE,
+    EXCLUDED,
     INFRA,
     MLE,
     NO_CODE,
     OLE,
     RE,
+    TESTLIB_HINT,
     TLE,
     WA,
     Submission,
+    checker_exclusion,
     judge,
     outputs_match,
 )
 from tasks.codeforces.problems import Problem
+from tests.support.sandbox_leftovers import sandbox_leftovers
 
 pytestmark = pytest.mark.usefixtures("needs_sandbox")
 
@@ -250,12 +256,38 @@ def test_checker_accepts_any_valid_answer(checker):
     assert judge(DIVISOR_PROBLEM, {"language": "python", "code": largest}).verdict == WA
 
 
-def test_broken_checker_is_infra_not_wa():
+def test_checker_failing_at_run_time_is_infra_not_wa():
     p = dataclasses.replace(DIVISOR_PROBLEM, checker="import sys\nsys.exit(3)\n")
     assert judge(p, {"language": "python", "code": "print(2)"}).verdict == INFRA
-    p = dataclasses.replace(DIVISOR_PROBLEM, checker='#include "testlib.h"\nint main(){}')
+
+
+def test_checker_that_does_not_compile_excludes_the_problem():
+    p = dataclasses.replace(DIVISOR_PROBLEM, checker="#include <cstdio>\nint main( { return 0; }\n")
     r = judge(p, {"language": "python", "code": "print(2)"})
-    assert r.verdict == INFRA and "checker" in r.message
+    assert r.verdict == EXCLUDED and r.message.startswith("checker does not compile") and "checker.cpp" in r.message
+    assert r.tests_passed == 0 and r.tests_total == 2
+    # remembered for this process (no recompiling per attempt), but never written to the cache on disk
+    t = time.monotonic()
+    assert judge(p, {"language": "cpp", "code": "int main(){}"}).verdict == EXCLUDED
+    assert time.monotonic() - t < 1.0
+    assert checker_exclusion(p) == r.message and checker_exclusion(DIVISOR_PROBLEM) is None
+    assert not list((judge_mod.cache_dir() / "codeforces" / "checkers").glob("*/CE"))
+    judge_mod._checker_failures.clear()  # what a new process sees: it compiles again
+    assert judge(p, {"language": "python", "code": "print(2)"}).message == r.message
+
+
+TESTLIB_CHECKER = '#include "testlib.h"\n' + CPP_CHECKER.replace('puts("ok"); return 0;', 'puts("ok"); return ok();')
+
+
+def test_testlib_checker_needs_a_supplied_testlib_h(tmp_path):
+    p = dataclasses.replace(DIVISOR_PROBLEM, checker=TESTLIB_CHECKER)
+    r = judge(p, {"language": "python", "code": "print(2)"})
+    assert r.verdict == EXCLUDED and TESTLIB_HINT in r.message and "suite.testlib_h" in r.message
+    header = tmp_path / "testlib.h"  # a stand-in with what this checker uses; users give the real file
+    header.write_text("inline int ok() { return 0; }\n")
+    largest = "n = int(input())\nprint(n)"
+    assert judge(p, {"language": "python", "code": largest}, testlib_h=header).verdict == AC
+    assert judge(p, {"language": "python", "code": "print(7)"}, testlib_h=header).verdict == WA
 
 
 def test_interactive_problem_is_not_judged():
@@ -292,6 +324,21 @@ HOSTILE = {
                          "if os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n        time.sleep(10**6)\n"
                          "    os._exit(0)\n"
                          "print(-2)"),
+    # signal attacks on the sandbox runner (PID 1), then sleeping: must be TLE, never INFRA
+    "kill_runner": ("import os, signal, time\n"
+                    "for s in (signal.SIGKILL, signal.SIGTERM, signal.SIGSTOP, signal.SIGALRM, signal.SIGCHLD):\n"
+                    "    os.kill(1, s)\n"
+                    "    os.kill(os.getppid(), s)\n"
+                    "try:\n    os.kill(-1, signal.SIGKILL)\nexcept ProcessLookupError:\n    pass\n"
+                    "time.sleep(10**6)"),
+    "ptrace_runner": _prints_answer_if("import ctypes; assert ctypes.CDLL(None).ptrace(16, 1, 0, 0) == 0"),
+    "trap_sigxcpu": ("import signal\n"
+                     "for s in (signal.SIGXCPU, signal.SIGTERM, signal.SIGINT):\n    signal.signal(s, signal.SIG_IGN)\n"
+                     "while True:\n    pass"),
+    "busy_wall_clock": "import time\nt = time.time()\nwhile time.time() < t + 10**6:\n    pass",
+    "child_sleeps_past_limit": _prints_answer_if("import time\n    if os.fork() == 0:\n        time.sleep(10**6)"),
+    "fill_dev_shm": _prints_answer_if("f = open('/dev/shm/x', 'wb')\n"
+                                      "    for _ in range(512):\n        f.write(b'x' * (1 << 20)); f.flush()"),
 }
 
 CPP_HOSTILE = {
@@ -302,8 +349,13 @@ CPP_HOSTILE = {
 
 
 def _sandbox_procs() -> list[str]:
-    out = subprocess.run(["ps", "-u", "65534", "-o", "pid=,stat=,args="], capture_output=True, text=True).stdout
-    return [ln for ln in out.splitlines() if ln.split() and not ln.split()[1].startswith("Z")]
+    return sandbox_leftovers()
+
+
+def _our_tmp_leftovers(before: set[str]) -> set[str]:
+    return {n for n in set(os.listdir("/tmp")) - before
+            if n.startswith(("cfjudge-", "cfchk-", "sbx-")) and not (n.startswith("sbx-in-")
+                                                                      and not n.startswith(f"sbx-in-{os.getpid()}-"))}
 
 
 @pytest.mark.parametrize("name", sorted(HOSTILE) + sorted(CPP_HOSTILE))
@@ -319,8 +371,7 @@ def test_hostile_program_is_contained(probs, name):
     while _sandbox_procs() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert _sandbox_procs() == []
-    leftovers = {n for n in set(os.listdir("/tmp")) - before if n.startswith(("cfjudge-", "cfchk-", "sbx-"))}
-    assert leftovers == set()
+    assert _our_tmp_leftovers(before) == set()
     assert not os.path.exists("/usr/pwned") and not os.path.exists("/var/tmp/pwned-by-sandbox")
     # machine still healthy: a correct solution is still accepted promptly
     assert judge(p, {"language": "python", "code": PY["762A"]}).verdict == AC
@@ -336,3 +387,71 @@ def test_outputs_match_tokens_and_floats():
     assert not outputs_match(b"nan", "0.5") and not outputs_match(b"inf", "1e308")
     assert not outputs_match(b"YES", "yes")
     assert outputs_match(b"", "\n")
+
+
+# --- one sandbox per worker lane: tests of a submission share it, nothing carries over ------------------------
+
+def test_signal_attacks_do_not_disturb_the_judging_of_later_tests(probs):
+    # Each test: attack the runner, then solve correctly. AC on every test means the lane kept working.
+    attack = ("import os, signal\n"
+              "for s in (signal.SIGKILL, signal.SIGTERM, signal.SIGSTOP, signal.SIGCHLD):\n"
+              "    os.kill(1, s)\n"
+              "try:\n    os.kill(-1, signal.SIGKILL)\nexcept ProcessLookupError:\n    pass\n")
+    r = judge(probs["762A"], {"language": "python", "code": attack + PY["762A"]}, full=True, workers=2)
+    assert r.verdict == AC and r.tests_passed == r.tests_total == len(probs["762A"].tests), r
+
+
+def test_no_state_carries_from_one_test_to_the_next(probs):
+    # One lane (workers=1) runs every test in turn. The program leaves files behind and prints a wrong answer
+    # if it ever finds what an earlier test left.
+    leaky = ("import os\n"
+             "found = [d for d in ('/tmp', '/sandbox', '/dev/shm') if os.listdir(d)]\n"
+             "for d in ('/tmp', '/sandbox', '/dev/shm'):\n"
+             "    open(d + '/was-here', 'w').write('x')\n"
+             "if found:\n    print('leak', found)\n    raise SystemExit(0)\n")
+    r = judge(probs["762A"], {"language": "python", "code": leaky + PY["762A"]}, full=True, workers=1)
+    assert r.verdict == AC and r.tests_passed == r.tests_total, r
+
+
+def _descendants(pid: int) -> list[int]:
+    out = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            kids = [int(k) for k in (task / "children").read_text().split()]
+        except OSError:
+            continue
+        for k in kids:
+            out += [k, *_descendants(k)]
+    return out
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def test_runner_killed_during_a_test_is_infra_not_wa(probs):
+    p = short(probs["762A"], tests=probs["762A"].tests[:1], time_limit_s=5.0)
+    killed = []
+
+    def kill_the_runner_of_our_program():
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not killed:
+            for pid in _descendants(os.getpid()):
+                if _cmdline(pid).startswith("/usr/bin/python3 /prog/sol.py"):
+                    runner = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+                    if _cmdline(runner).startswith("/.sandbox-init --serve"):
+                        os.kill(runner, 9)
+                        killed.append(runner)
+                        return
+            time.sleep(0.02)
+
+    th = threading.Thread(target=kill_the_runner_of_our_program)
+    th.start()
+    r = judge(p, {"language": "python", "code": "import time\ntime.sleep(4)\n" + PY["762A"]}, workers=1)
+    th.join()
+    assert killed, "the test never saw the program start"
+    assert r.verdict == INFRA and "runner" in r.message, r
+    assert judge(p, {"language": "python", "code": PY["762A"]}).verdict == AC
