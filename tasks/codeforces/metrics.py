@@ -4,6 +4,8 @@ Everything is computed from the run directory alone (``manifest.json``, ``attemp
 
 - grades with ``details["infra_error"]`` true (the judge failed, not the model) are left out of every rate and
   of the rating, and counted apart;
+- a problem with a grade whose ``details["excluded"]`` is set (its checker does not compile) is left out
+  entirely and counted with the problems excluded at load time, under that reason;
 - attempts that never reached the judge (truncated / malformed / error) count as failures, listed in the verdict
   breakdown by their status;
 - a problem's rating comes from its grade details or, failing that, from the attempt's ``info`` (the task puts it
@@ -37,6 +39,7 @@ NOT_A_CONTEST = ("This is a problem-rating estimate, not a contest simulation: t
 HISTOGRAM_HINT = ("no human rating histogram given, so no percentile; pass histogram=PATH (e.g. "
                   "/work/shared/data/codeforces/human_ratings_codeelo.json) or set suite.human_histogram")
 VERDICT_ORDER = ("AC", "WA", "TLE", "MLE", "RE", "CE", "OLE", "NO_CODE", "INFRA")
+TOOLS_WORDS = {CARD_KEY: "no tools", CARD_KEY + "_tools": "with python"}
 
 
 def is_codeforces_run(run_dir: str | Path) -> bool:
@@ -81,6 +84,13 @@ def codeforces_metrics(run_dir: str | Path, *, histogram: str | Path | None = No
     task_settings = (manifest.get("settings") or {}).get("task") or {}
     data = task_settings.get("data") or {}
 
+    excluded_at_grading: dict[str, str] = {}
+    for key, g in grades.items():
+        why = (g.details or {}).get("excluded")
+        a = attempts.get(key)
+        if why and a is not None:
+            excluded_at_grading.setdefault(a.sample_id, str(why))
+
     per_problem: dict[str, dict[str, Any]] = {}
     verdicts: Counter[str] = Counter()
     infra = 0
@@ -88,6 +98,8 @@ def codeforces_metrics(run_dir: str | Path, *, histogram: str | Path | None = No
     for key, a in attempts.items():
         if repeats_cfg is not None and a.repeat >= int(repeats_cfg):
             continue  # attempts from a larger earlier run are not part of this one
+        if a.sample_id in excluded_at_grading:
+            continue
         g = grades.get(key)
         info = a.info or {}
         details = (g.details if g else {}) or {}
@@ -155,9 +167,11 @@ def codeforces_metrics(run_dir: str | Path, *, histogram: str | Path | None = No
     total = sum(verdicts.values())
     interactive = set(data.get("skipped_interactive") or [])
     excluded = {pid: why for pid, why in (data.get("excluded") or {}).items() if pid not in interactive}
+    excluded.update(excluded_at_grading)
     return {
         "run_dir": str(run_dir), "model": manifest.get("model"), "effort": effort,
         "language": task_settings.get("language"), "suite": manifest.get("suite"),
+        "tools": TOOLS_WORDS.get(manifest.get("card_key") or CARD_KEY, "no tools"),
         "attempts": total, "judged_attempts": sum(r["n"] for r in judged), "problems": len(per_problem),
         "judged_problems": len(judged), "rated_problems": len(rated), "repeats": n_min,
         "pass_k": pass_k, "pass@1": pass_k.get("pass@1"),
@@ -204,18 +218,21 @@ def codeforces_section(run_dirs: Iterable[str | Path], *, histogram: str | Path 
     if not runs:
         return ""
     ms = [codeforces_metrics(d, histogram=histogram) for d in runs]
+    tools = sorted({m["tools"] for m in ms})
+    card_row = tools[0] if len(tools) == 1 else "no tools or with python, as in each row's `tools` column"
     lines = ["## Codeforces", "", f"**{NOT_A_CONTEST}**", "",
-             "`card Elo` is the gpt-oss model card's Codeforces Elo (no tools) at the same effort. Judge "
+             f"`card Elo` is the gpt-oss model card's Codeforces Elo ({card_row}) at the same effort. Judge "
              "infrastructure failures are excluded from every number below and counted apart.", "",
-             "| model | effort | lang | problems (rated) | k | pass@1 (95% CI) | Elo (95% CI) | SE | card Elo | Δ | "
-             "percentile |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| model | effort | tools | lang | problems (rated) | k | pass@1 (95% CI) | Elo (95% CI) | SE | card Elo | "
+             "Δ | percentile |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for m in ms:
         p1 = m["pass@1"]
         r = m["rating"]
         elo = f"{r['elo']:.0f} ({r['ci95'][0]:.0f}-{r['ci95'][1]:.0f})" if r else "-"
         pct = m["percentile"]["percentile"]
         lines.append(
-            f"| {m['model']} | {m['effort']} | {m['language'] or '-'} | {m['judged_problems']} ({m['rated_problems']}) "
+            f"| {m['model']} | {m['effort']} | {m['tools']} | {m['language'] or '-'} "
+            f"| {m['judged_problems']} ({m['rated_problems']}) "
             f"| {m['repeats']} | " + (f"{p1['mean']:.1f} ({p1['ci_lo']:.1f}-{p1['ci_hi']:.1f})" if p1 else "-")
             + f" | {elo} | {_f(r['se'], 0) if r else '-'} | {_f(m['card_elo'], 0)} | {_f(m['delta_vs_card'], 0)} "
             f"| {_f(pct)} |")

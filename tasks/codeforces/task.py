@@ -7,7 +7,8 @@ its program in a fenced code block of the final channel. Grading takes the LAST 
 
 Judge failures are not the model's failures: an INFRA verdict is retried, and if it persists the grade carries
 ``details["infra_error"] = True`` (score None: not scored, reason says so); reports must drop such grades from accuracy and Elo
-(:mod:`tasks.codeforces.metrics` does).
+(:mod:`tasks.codeforces.metrics` does). A problem whose checker does not compile is EXCLUDED at its first grading
+(score None, ``details["excluded"]`` names why; not retried); the report counts it with the other exclusions.
 """
 
 from __future__ import annotations
@@ -21,7 +22,18 @@ from evals.sandbox import SandboxUnavailable
 from evals.task import DataUnavailable, Episode, ModelSession, SingleTurnTask
 from evals.tool_loop import PythonToolMode, solve_with_python
 from evals.types import Attempt, Grade, Sample
-from tasks.codeforces.judge import AC, INFRA, NO_CODE, JudgeResult, Submission, judge, normalize_language
+from tasks.codeforces.judge import (
+    AC,
+    EXCLUDED,
+    INFRA,
+    NO_CODE,
+    TESTLIB_HINT,
+    JudgeResult,
+    Submission,
+    checker_exclusion,
+    judge,
+    normalize_language,
+)
 from tasks.codeforces.problems import (
     DEFAULT_MEMORY_MB,
     DEFAULT_TIME_LIMIT_S,
@@ -68,7 +80,7 @@ _FENCE_OPEN = re.compile(r"^[ \t]{0,3}(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^\n]
 _VERDICT_WORDS = {"AC": "accepted", "WA": "wrong answer", "TLE": "time limit exceeded",
                   "MLE": "memory limit exceeded", "RE": "runtime error", "CE": "compilation error",
                   "OLE": "output limit exceeded", "NO_CODE": "no code block in the final answer",
-                  "INFRA": "judge infrastructure failure"}
+                  "INFRA": "judge infrastructure failure", "EXCLUDED": "problem excluded, not scored"}
 
 
 def _fenced_blocks(text: str) -> list[tuple[str, str]]:
@@ -155,7 +167,8 @@ class CodeforcesTask(PythonToolMode, SingleTurnTask):
                  limit: int | None = None, ids: list[str] | None = None, rated_only: bool = False,
                  repeats: int = 4, default_time_limit_s: float = DEFAULT_TIME_LIMIT_S,
                  default_memory_mb: int = DEFAULT_MEMORY_MB, full_tests: bool = False, workers: int | None = None,
-                 infra_retries: int = 2, human_histogram: str | None = None, tools: str | None = None,
+                 infra_retries: int = 2, human_histogram: str | None = None, testlib_h: str | None = None,
+                 tools: str | None = None,
                  max_tool_calls: int = 32, tool_options: dict[str, Any] | None = None) -> None:
         lang = normalize_language(language)
         if lang not in LANGUAGES:
@@ -176,6 +189,7 @@ class CodeforcesTask(PythonToolMode, SingleTurnTask):
         self.workers = workers
         self.infra_retries = max(0, int(infra_retries))
         self.human_histogram = human_histogram  # read by the report (from the manifest config), not by the task
+        self.testlib_h = testlib_h  # a testlib.h the user supplies for checkers that include it (grading only)
         self.excluded: dict[str, str] = {}  # problem id -> why it is not evaluated
         self.skipped_interactive: list[str] = []
         self._samples: list[Sample] | None = None
@@ -266,7 +280,7 @@ class CodeforcesTask(PythonToolMode, SingleTurnTask):
         for attempt in range(self.infra_retries + 1):
             try:
                 res = judge(problem, Submission(id=key, problem_id=problem.id, language=language, code=code),
-                            full=self.full_tests, workers=self.workers)
+                            full=self.full_tests, workers=self.workers, testlib_h=self.testlib_h)
             except SandboxUnavailable as exc:
                 return None, f"sandbox unavailable: {exc}"
             if res.verdict != INFRA:
@@ -276,15 +290,28 @@ class CodeforcesTask(PythonToolMode, SingleTurnTask):
                 time.sleep(0.5 * (attempt + 1))
         return res, last_msg
 
+    def _excluded(self, attempt: Attempt, problem: Problem, why: str, meta: dict[str, Any]) -> Grade:
+        label = "checker needs testlib.h (suite.testlib_h)" if TESTLIB_HINT in why else "checker does not compile"
+        return Grade(key=attempt.key, score=None, answer=EXCLUDED,
+                     reason=f"{_VERDICT_WORDS[EXCLUDED]} ({label}): {why[-300:]}",
+                     details={"verdict": EXCLUDED, "excluded": label, "excluded_message": why[-1000:],
+                              "infra_error": False, "tests_passed": 0, "tests_total": len(problem.tests),
+                              "time": None, "memory": None, "language": None, **meta})
+
     def grade(self, sample: Sample, attempt: Attempt) -> Grade:
         problem: Problem = sample.reference
         meta = {"rating": problem.rating, "limits_defaulted": problem.limits_defaulted}
+        why = checker_exclusion(problem, testlib_h=self.testlib_h)  # compiled once per process; cached on disk
+        if why:
+            return self._excluded(attempt, problem, why, meta)
         language, code = extract_code(attempt.final_text, self.language)
         if code is None:
             return Grade(key=attempt.key, score=0.0, answer=NO_CODE, reason=_VERDICT_WORDS[NO_CODE], details={
                 "verdict": NO_CODE, "tests_passed": 0, "tests_total": len(problem.tests), "time": None,
                 "memory": None, "language": None, "infra_error": False, **meta})
         res, infra_msg = self._judge(problem, language, code, attempt.key)
+        if res is not None and res.verdict == EXCLUDED:
+            return self._excluded(attempt, problem, res.message, meta)
         if res is None or res.verdict == INFRA:
             tries = self.infra_retries + 1 if res is not None else 1
             return Grade(key=attempt.key, score=None, answer=INFRA,

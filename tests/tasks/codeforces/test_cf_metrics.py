@@ -38,6 +38,9 @@ def _store(tmp_path, name: str, rows: list[tuple[str, int | None, list[str]]], *
                         info={"rating": rating, "limits_defaulted": True})
             if status != "ok":
                 g = Grade(key=key, score=0.0, reason=status)  # what the engine writes: no details
+            elif v == "EXCLUDED":  # what the task writes when the problem's checker does not compile
+                g = Grade(key=key, score=None, answer=v, details={
+                    "verdict": v, "rating": rating, "infra_error": False, "excluded": "checker does not compile"})
             else:
                 g = Grade(key=key, score=float(v == "AC"), answer=v, details={
                     "verdict": v, "rating": rating, "infra_error": v == "INFRA"})
@@ -120,3 +123,28 @@ def test_section_lists_only_codeforces_runs(tmp_path):
     m = codeforces_metrics(empty.root)
     assert m["rating"] is None and "no rated problems" in m["percentile"]["message"]
     assert not math.isnan(m["pass@1"]["mean"])
+
+
+def test_problem_excluded_at_grading_is_counted_with_the_exclusions(tmp_path):
+    clean = _store(tmp_path, "clean", [("1A", 1200, ["AC", "WA"]), ("2A", 1600, ["WA", "WA"])])
+    mixed = _store(tmp_path, "mixed", [("1A", 1200, ["AC", "WA"]), ("2A", 1600, ["WA", "WA"]),
+                                       ("5C", 1400, ["EXCLUDED", "EXCLUDED"])],
+                   statuses={"5C#1": "truncated"})  # even an attempt that never reached the judge is left out
+    a, b = codeforces_metrics(clean.root), codeforces_metrics(mixed.root)
+    assert b["pass@1"]["mean"] == pytest.approx(a["pass@1"]["mean"]) and b["rating"]["elo"] == pytest.approx(
+        a["rating"]["elo"])
+    assert b["judged_problems"] == 2 and b["infra_errors"] == 0 and "EXCLUDED" not in b["verdicts"]
+    assert b["data"]["excluded"] == 2  # "8X" (no tests, at load) and "5C"
+    assert b["data"]["excluded_reasons"] == {"no tests": 1, "checker does not compile": 1}
+    assert "2 otherwise excluded (checker does not compile: 1, no tests: 1)" in codeforces_section([mixed.root])
+
+
+def test_section_names_the_card_row_each_run_is_compared_with(tmp_path):
+    plain = _store(tmp_path, "plain", [("1A", 1200, ["AC"])], effort="high")
+    assert "Codeforces Elo (no tools) at the same effort" in codeforces_section([plain.root])
+    tools = _store(tmp_path, "tools", [("1A", 1200, ["AC"])], effort="high", card_key="codeforces_elo_tools")
+    section = codeforces_section([tools.root])
+    assert "(no tools)" not in section and "Codeforces Elo (with python) at the same effort" in section
+    assert "| gpt-oss-120b | high | with python | cpp |" in section and "| 2622 |" in section
+    both = codeforces_section([plain.root, tools.root])
+    assert "as in each row's `tools` column" in both and "| high | no tools |" in both and "| 2463 |" in both

@@ -137,6 +137,27 @@ def test_infra_verdict_is_retried_then_marked(monkeypatch):
     assert g.answer == "WA" and g.details["infra_error"] is False and "test 1" in g.reason
 
 
+@pytest.mark.usefixtures("needs_sandbox")
+def test_checker_that_does_not_compile_is_excluded_not_retried(monkeypatch):
+    calls = []
+    monkeypatch.setattr(task_mod, "judge", lambda *a, **k: calls.append(1))
+    task = CodeforcesTask(path="unused", infra_retries=2)
+    broken = normalize_record({**ECHO, "checker": "#include <cstdio>\nint main( {}\n"})
+    for final in ("```cpp\nint main(){}\n```", "no code at all"):
+        g = task.grade(Sample(id="1A", input="", reference=broken), _attempt(final))
+        assert g.answer == "EXCLUDED" and g.score is None and g.details["infra_error"] is False
+        assert g.details["excluded"] == "checker does not compile" and "checker.cpp" in g.details["excluded_message"]
+    testlib = normalize_record({**ECHO, "checker": '#include "testlib.h"\nint main(){}\n'})
+    g = task.grade(Sample(id="1A", input="", reference=testlib), _attempt("```cpp\nint main(){}\n```"))
+    assert g.answer == "EXCLUDED" and g.details["excluded"] == "checker needs testlib.h (suite.testlib_h)"
+    assert calls == []  # never judged, never retried
+
+    monkeypatch.setattr(task_mod, "judge", lambda *a, **k: calls.append(1) or JudgeResult("EXCLUDED", 0, 1,
+                                                                                             message="why"))
+    g = task.grade(Sample(id="1A", input="", reference=_problem()), _attempt("```cpp\nint main(){}\n```"))
+    assert g.answer == "EXCLUDED" and calls == [1]
+
+
 # --- end to end through the console script -------------------------------------------------------------------
 
 AC_1374B = r"""```cpp
@@ -195,7 +216,7 @@ def test_cli_end_to_end_ac_wa_no_code_and_rating_section(scripted_server, tmp_pa
     assert m["card_elo"] == 1595
     section = codeforces_section([root])
     assert "problem-rating estimate, not a contest simulation" in section
-    assert "| gpt-oss-120b | low | cpp | 3 (2) | 1 | 33.3 (" in section and "| 1595 |" in section
+    assert "| gpt-oss-120b | low | no tools | cpp | 3 (2) | 1 | 33.3 (" in section and "| 1595 |" in section
     assert "1 interactive skipped" in section and "3 with defaulted time/memory limits" in section
     if HISTOGRAM.is_file():
         assert m["percentile"]["percentile"] is not None and "percentile among human players" in section
