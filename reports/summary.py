@@ -256,9 +256,10 @@ def summarize(run: RunData) -> dict[str, Any]:
 
 
 def _latency(df: pd.DataFrame, wall: float) -> dict[str, Any]:
-    """Serving latency: TTFT p50/p95, TPOT p50, ITL p95 (streamed attempts only), requests/s over the run.
+    """Serving latency: TTFT p50/p95, TPOT p50, ITL p50/p95 (streamed attempts only), requests/s over the run.
 
-    ITL p95 is the median over attempts of each attempt's own p95 inter-token gap (a typical attempt's tail).
+    ITL p50 / p95 are medians over attempts of each attempt's own median / p95 inter-token gap (a typical
+    attempt's pace and its tail). Requests/s counts model calls (an agent attempt makes several).
     """
     def pct(col: str, q: float) -> float:
         values = df[col].dropna().tolist() if col in df else []
@@ -266,7 +267,7 @@ def _latency(df: pd.DataFrame, wall: float) -> dict[str, Any]:
 
     calls = int(df.n_calls.sum()) if "n_calls" in df else len(df)
     return {"ttft_p50_s": pct("ttft_s", 50), "ttft_p95_s": pct("ttft_s", 95), "tpot_p50_s": pct("tpot_s", 50),
-            "itl_p95_s": pct("itl_p95_s", 50), "streamed": int(df.tpot_s.notna().sum()) if "tpot_s" in df else 0,
+            "itl_p50_s": pct("itl_p50_s", 50), "itl_p95_s": pct("itl_p95_s", 50), "streamed": int(df.tpot_s.notna().sum()) if "tpot_s" in df else 0,
             "requests_per_s": calls / wall if wall else math.nan}
 
 
@@ -337,17 +338,18 @@ def to_markdown(rows: list[dict[str, Any]], checks: list[str]) -> str:
     timed = [r for r in rows if r.get("n")]
     if timed:
         lines += ["", "## Serving latency", "",
-                  "Streamed attempts only for TTFT / TPOT / ITL (`client.stream=true`; `-` otherwise). TTFT: time to "
-                  "first token; TPOT: time per output token after the first; ITL p95: a typical attempt's 95th "
-                  "percentile gap between streamed chunks. Requests/s and output tokens/s over the run's wall time.",
-                  "", "| suite / effort | transport | streamed | TTFT p50 / p95 ms | TPOT p50 ms | ITL p95 ms | "
+                  "Streamed attempts only for TTFT / TPOT / ITL (`client.stream`, on by default; `-` for attempts "
+                  "that were not streamed). TTFT: time to first token; TPOT: time per output token after the first; "
+                  "ITL p50 / p95: a typical attempt's median and 95th percentile gap between streamed chunks. "
+                  "Requests/s (model calls) and output tokens/s over the run's wall time.",
+                  "", "| suite / effort | transport | streamed | TTFT p50 / p95 ms | TPOT p50 ms | ITL p50 / p95 ms | "
                   "requests/s | output tok/s |", "|---|---|---|---|---|---|---|---|"]
         for r in timed:
             ms = {k: (r.get(k) * 1000 if isinstance(r.get(k), float) else r.get(k))
-                  for k in ("ttft_p50_s", "ttft_p95_s", "tpot_p50_s", "itl_p95_s")}
+                  for k in ("ttft_p50_s", "ttft_p95_s", "tpot_p50_s", "itl_p50_s", "itl_p95_s")}
             lines.append(f"| {r['suite']} / {r['effort']} | {r['transport']} | {r.get('streamed', 0)} | "
                          f"{_fmt(ms['ttft_p50_s'], 0)} / {_fmt(ms['ttft_p95_s'], 0)} | {_fmt(ms['tpot_p50_s'], 1)} | "
-                         f"{_fmt(ms['itl_p95_s'], 1)} | {_fmt(r.get('requests_per_s'), 2)} | "
+                         f"{_fmt(ms['itl_p50_s'], 1)} / {_fmt(ms['itl_p95_s'], 1)} | {_fmt(r.get('requests_per_s'), 2)} | "
                          f"{_fmt(r.get('output_tokens_per_s'), 0)} |")
     lines += ["", "## Effort check", ""]
     lines += [f"- {c}" for c in checks] or ["- fewer than two efforts per suite: nothing to compare"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 
+import httpx
 import pytest
 
 from evals.balancer import BalancedClient
@@ -13,10 +14,13 @@ from evals.engine import RunSpec, run_attempts
 from evals.store import RunStore
 from runners.vllm_server import free_port
 from tasks.aime import AimeTask
-from tests.conftest import FIXTURES, run_cli
+from tests.conftest import FIXTURES, ScriptedServerProcess, run_cli
+from tests.support.fake_vllm import fake_vllm, hydra_dict, requests_by_port, server_env
+from tests.support.inflight_server import max_in_flight
 
 MINI = str(FIXTURES / "mini_aime.jsonl")
 REPLY = {"analysis": "Thinking about it.", "final": "\\boxed{99}"}
+MSG = [{"role": "user", "content": "hi"}]
 
 
 def _run(urls: list[str], root, *, repeats=8, concurrency=8, stream=False, **kw):
@@ -39,13 +43,50 @@ def _keys(root) -> list[str]:
     return [json.loads(line)["key"] for line in (root / "attempts.jsonl").read_text().splitlines()]
 
 
+def _warm(server) -> None:
+    """One request, so the server has loaded its tokenizer (a cold replica is slow, and rightly gets less)."""
+    httpx.post(server.base_url + "/chat/completions", json={"model": "m", "messages": MSG}, timeout=60)
+
+
 def test_requests_spread_over_replicas(scripted_server, tmp_path):
     servers = [scripted_server({"default": REPLY, "faults": {"latency_s": 0.05, "capacity": 2}}) for _ in range(2)]
+    for s in servers:
+        _warm(s)
     stats, endpoints = _run([s.base_url for s in servers], tmp_path)
     assert stats.done_now == 40 and sorted(_keys(tmp_path)) == sorted({*_keys(tmp_path)})
-    served = [len(s.requests()) for s in servers]
+    served = [len(s.requests()) - 1 for s in servers]
     assert sum(served) == 40 and min(served) >= 10  # least outstanding: both kept busy
     assert [e["served"] for e in endpoints] == served
+
+
+class InFlightServerProcess(ScriptedServerProcess):
+    module = "tests.support.inflight_server"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize("endpoints", [1, 2])
+def test_the_engine_never_has_more_requests_in_flight_than_its_concurrency(tmp_path, endpoints, stream):
+    server = InFlightServerProcess({"default": REPLY, "faults": {"latency_s": 0.2, "token_delay_s": 0.005}},
+                                   tmp_path).start()
+    try:
+        # two endpoints: the balancer over two clients of the one server, so the server sees their total
+        clients = [make_client("chat", base_url=server.base_url, model="m", stream=stream) for _ in range(endpoints)]
+        client = clients[0] if endpoints == 1 else BalancedClient(clients)
+        task = AimeTask("aime2025", 2025, path=MINI)
+        spec = RunSpec(run_id="r", suite="aime2025", model="m", effort="low", settings_hash="h",
+                       sampling=Sampling(), repeats=4, concurrency=3)
+
+        async def go():
+            try:
+                return await run_attempts(task, task.load(), client, RunStore(tmp_path / "run"), spec)
+            finally:
+                await client.aclose()
+        stats = asyncio.run(go())
+    finally:
+        server.stop()
+    assert stats.statuses == {"ok": 20} and len(server.requests()) == 20
+    # the connection pool allows 256: the bound is the engine's; 20 requests of 0.2 s keep 3 busy at once
+    assert max_in_flight(server.log_path) == 3
 
 
 @pytest.mark.parametrize("stream", [False, True])
@@ -124,34 +165,19 @@ def test_a_taken_out_endpoint_comes_back_when_it_answers_health(scripted_server,
     assert [e.split(":")[0] for e in client.endpoints[0].events][:2] == ["down", "up"]
 
 
-FAKE_VLLM = """#!/bin/sh
-# stands in for `python -m vllm.entrypoints.openai.api_server ... --port N`: a scripted server on that port
-while [ $# -gt 0 ]; do [ "$1" = "--port" ] && PORT=$2; shift; done
-cd {root} && exec {python} -m tests.support.scripted_server --script "$SCRIPTED_SCRIPT" --port "$PORT" --log "$SCRIPTED_LOG"
-"""
-
-
 def test_spawned_replicas_each_get_their_env_and_a_dying_one_costs_nothing(tmp_path):
-    import sys
-
-    from tests.conftest import ROOT
-
-    fake = tmp_path / "fake_vllm.sh"
-    fake.write_text(FAKE_VLLM.format(root=ROOT, python=sys.executable))
-    fake.chmod(0o755)
-    envs = []
-    for i, faults in enumerate([{"die_after": 5, "latency_s": 0.05}, {"latency_s": 0.05}]):
-        script = tmp_path / f"script{i}.json"
-        script.write_text(json.dumps({"default": REPLY, "faults": faults}))
-        envs.append(f"{{SCRIPTED_SCRIPT: '{script}', SCRIPTED_LOG: '{tmp_path / f'log{i}.jsonl'}'}}")
-    proc = run_cli("server=spawn", f"server.python={fake}", "server.replicas=2", f"server.replica_env=[{','.join(envs)}]",
+    fake = fake_vllm(tmp_path)
+    envs = [server_env({"default": REPLY, "faults": faults}, tmp_path, f"replica{i}")
+            for i, faults in enumerate([{"die_after": 5, "latency_s": 0.05}, {"latency_s": 0.05}])]
+    proc = run_cli("server=spawn", f"server.python={fake}", "server.replicas=2",
+                   f"server.replica_env=[{','.join(map(hydra_dict, envs))}]",
                    "suite=aime2025", f"suite.path={MINI}", f"paths.root={tmp_path}", "progress=false", "effort=low",
                    "repeats=4", "concurrency=4", "client.retry_wait_s=0.05")
     assert proc.returncode == 0, proc.stderr
     run = tmp_path / "default" / "gpt-oss-120b" / "aime2025" / "low"
     keys = _keys(run)
     assert len(keys) == len(set(keys)) == 20
-    logs = [(tmp_path / f"log{i}.jsonl").read_text().splitlines() for i in range(2)]
+    logs = [next(iter(requests_by_port(tmp_path, f"replica{i}").values())) for i in range(2)]
     assert len(logs[0]) >= 5 and len(logs[1]) >= 10  # both served; the first died after 5
     manifest = json.loads((run / "manifest.json").read_text())
     assert len(manifest["server"]["base_url"]) == 2 and (run / "server-0.log").exists()

@@ -10,6 +10,7 @@ import pytest
 from runners import shard
 from runners.shard import MergeError, merge, split
 from tests.conftest import FIXTURES, run_cli
+from tests.support.fake_vllm import fake_vllm, gone, hydra_dict, requests_by_port, server_env, starts
 
 MINI = str(FIXTURES / "mini_aime.jsonl")
 SCRIPT = {"rules": [{"match": "3 \\times 7", "reply": {"analysis": "3 sevens", "final": "\\boxed{21}"}}],
@@ -109,6 +110,40 @@ def test_submitit_local_launcher_runs_one_job_per_shard_and_effort_and_merges(sc
     assert len(server.requests()) == 20
     report = (sweep / "report.md").read_text()
     assert "| aime2025 | low |" in report and "| aime2025 | high |" in report
+
+
+def test_submitit_jobs_each_start_and_stop_their_own_server_and_the_merge_is_exact(tmp_path):
+    """server=spawn under the cluster launcher: one server per job (runners.shard.PerJobServers), none shared."""
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+    fake = fake_vllm(tmp_path)
+    env = server_env(SCRIPT, tmp_path)
+    proc = run_cli("-m", "+launcher=submitit_local", "server=spawn", f"server.python={fake}",
+                   f"++server.env={hydra_dict(env)}", "suite=aime2025", f"suite.path={MINI}", f"paths.root={tmp_path}",
+                   "progress=false", "effort=low,high", "shard.count=2", "shard.index=0,1", "repeats=2",
+                   "client.retry_wait_s=0.01", timeout=900)
+    assert proc.returncode == 0, proc.stderr
+    started = starts(tmp_path)
+    assert len(started) == 4 and len({port for _, port in started}) == 4  # one server per job
+    assert all(gone(pid) for pid, _ in started)  # each stopped with its job
+    served = requests_by_port(tmp_path)
+    sweep = tmp_path / "default" / "gpt-oss-120b" / "aime2025"
+    for effort in ("low", "high"):
+        parts = []
+        for i in range(2):
+            job = sweep / effort / f"shard-{i}-of-2"
+            port = int(json.loads((job / "manifest.json").read_text())["server"]["base_url"].rsplit(":", 1)[1]
+                       .split("/")[0])
+            assert f"--port {port}" in (job / "server.log").read_text()  # the job's own server, its log
+            keys = _keys(job)
+            assert len(served[port]) == len(keys)  # that server answered this job's requests, and only them
+            assert {r["effort"] for r in served[port]} == {effort}
+            parts.append(keys)
+        merged = sweep / effort / "merged"
+        assert sorted(_keys(merged)) == sorted(parts[0] + parts[1]) == sorted(f"p{i}#{r}" for i in range(1, 6)
+                                                                             for r in range(2))
+        grades = {json.loads(line)["key"]: json.loads(line)["score"]
+                  for line in (merged / "grades.jsonl").read_text().splitlines()}
+        assert grades == {f"p{i}#{r}": float(i in (1, 5)) for i in range(1, 6) for r in range(2)}
 
 
 def test_the_slurm_card_preset_sweeps_shards_with_per_job_servers():
