@@ -146,11 +146,9 @@ def test_submitit_jobs_each_start_and_stop_their_own_server_and_the_merge_is_exa
         assert grades == {f"p{i}#{r}": float(i in (1, 5)) for i in range(1, 6) for r in range(2)}
 
 
-def test_the_slurm_card_preset_sweeps_shards_with_per_job_servers():
-    pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+def _compose(experiment: str):
     from hydra import compose, initialize_config_module
     from hydra.core.global_hydra import GlobalHydra
-    from hydra.core.override_parser.overrides_parser import OverridesParser
 
     from runners.cli import register_resolvers
 
@@ -158,14 +156,44 @@ def test_the_slurm_card_preset_sweeps_shards_with_per_job_servers():
     GlobalHydra.instance().clear()
     try:
         with initialize_config_module(config_module="conf", version_base="1.3"):
-            cfg = compose("config", overrides=["experiment=slurm_card"], return_hydra_config=True)
+            return compose("config", overrides=[f"experiment={experiment}"], return_hydra_config=True)
     finally:
         GlobalHydra.instance().clear()
+
+
+def _jobs(cfg) -> int:
+    """How many jobs the preset's sweep launches."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    sweeps = OverridesParser.create().parse_overrides([f"{k}={v}" for k, v in cfg.hydra.sweeper.params.items()])
+    n = 1
+    for o in sweeps:
+        n *= len(list(o.sweep_iterator())) if o.is_sweep_override() else 1
+    return n
+
+
+def test_the_slurm_card_preset_sweeps_shards_with_per_job_servers():
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+    cfg = _compose("slurm_card")
     assert cfg.hydra.launcher._target_.endswith("SlurmLauncher") and cfg.hydra.launcher.gpus_per_node == 2
     assert cfg.hydra.callbacks.shared_server._target_ == "runners.shard.PerJobServers"
     assert cfg.hydra.sweep.subdir == "aime2025/medium/shard-0-of-1"  # one dir per suite x effort x shard
-    params = {k: v for k, v in cfg.hydra.sweeper.params.items()}
-    sweeps = OverridesParser.create().parse_overrides([f"{k}={v}" for k, v in params.items()])
-    sizes = [len(list(o.sweep_iterator())) if o.is_sweep_override() else 1 for o in sweeps]
-    assert sizes[0] * sizes[1] * sizes[2] * sizes[3] == 24  # 2 suites x 3 efforts x 4 shards
+    assert _jobs(cfg) == 24  # 2 suites x 3 efforts x 4 shards
     assert cfg.server.mode == "spawn" and cfg.model.tensor_parallel_size == 2
+
+
+def test_the_multinode_preset_runs_a_replica_per_gpu_on_every_node(tmp_path):
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+    from runners.serving import replica_configs
+
+    cfg = _compose("slurm_multinode")
+    launcher = cfg.hydra.launcher
+    assert launcher._target_.endswith("SlurmLauncher") and (launcher.nodes, launcher.gpus_per_node) == (1, 8)
+    assert cfg.hydra.callbacks.shared_server._target_ == "runners.shard.PerJobServers"  # each job its servers
+    assert _jobs(cfg) == 24 and launcher.array_parallelism == 4  # 4 shards: 4 nodes at once
+    replicas = replica_configs(cfg, tmp_path)
+    assert [r.env["CUDA_VISIBLE_DEVICES"] for r in replicas] == [str(i) for i in range(8)]
+    assert len({r.log_path for r in replicas}) == 8 and {r.port for r in replicas} == {0}
+    argv = replicas[0].argv(8000)
+    assert "--tensor-parallel-size" not in argv and "--reasoning-parser" in argv  # a whole model per GPU
+    assert cfg.concurrency == 64 * 8
