@@ -184,6 +184,7 @@ def codeforces_metrics(run_dir: str | Path, *, histogram: str | Path | None = No
         "data": {"problems_loaded": data.get("problems"), "excluded": len(excluded),
                  "excluded_reasons": dict(Counter(excluded.values())),
                  "skipped_interactive": len(interactive),
+                 "generated_tests_missing": len(data.get("generated_tests_missing") or []),
                  "limits_defaulted": data.get("limits_defaulted",
                                               sum(bool(r["limits_defaulted"]) for r in per_problem.values())),
                  "source": task_settings.get("source"),
@@ -262,6 +263,9 @@ def codeforces_section(run_dirs: Iterable[str | Path], *, histogram: str | Path 
                      f"from {d['source'] or '?'}; {d['skipped_interactive']} interactive skipped; "
                      f"{d['excluded']} otherwise excluded ({reasons}); {d['limits_defaulted']} with defaulted "
                      f"time/memory limits ({d['default_limits'][0]:g} s / {d['default_limits'][1]} MB assumed)")
+        if d["generated_tests_missing"]:
+            lines.append(f"- {d['generated_tests_missing']} problems judged on their official tests only: their "
+                         "generated tests were not loaded (suite.generated_tests_dir), so wrong programs may pass")
         lines.append(f"- judge infrastructure failures: {m['infra_errors']} attempts excluded"
                      + (f" ({len(m['infra_only_problems'])} problems had no judged attempt)"
                         if m["infra_only_problems"] else ""))

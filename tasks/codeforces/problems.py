@@ -3,12 +3,22 @@
 Every loader returns a :class:`ProblemSet`: the judgeable problems plus what was left out and why
 (interactive problems are counted in ``skipped_interactive``; problems without tests land in ``excluded``).
 Nothing is dropped silently.
+
+open-r1/codeforces keeps most of each problem's tests apart from the rows: the ``official_tests`` column holds
+the tests Codeforces shows (often truncated or partial, ``official_tests_complete`` false), and the
+``generated_tests`` column counts extra tests stored in the dataset repo as
+``generated_tests/test_cases_<contest id, 4 digits>.parquet`` (columns ``problem_id``, ``input``, ``output``,
+``test_i``; ~110 GB for all contests). :func:`load_openr1_codeforces` appends them from a local copy of those
+files (``generated_tests_dir``; fetch only the contests you need, e.g.
+``hf download open-r1/codeforces --repo-type dataset --include 'generated_tests/test_cases_2000.parquet'
+--local-dir DIR``), or takes them from the row itself when a derived dataset stores them there as a list.
 """
 
 from __future__ import annotations
 
 import ast
 import json
+import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -17,6 +27,7 @@ from typing import Any
 
 DEFAULT_TIME_LIMIT_S = 2.0
 DEFAULT_MEMORY_MB = 256
+GENERATED_TESTS_FILE = "test_cases_{contest:04d}.parquet"  # under generated_tests/ in the open-r1 dataset repo
 
 __all__ = [
     "DEFAULT_MEMORY_MB",
@@ -64,6 +75,7 @@ class ProblemSet:
     problems: list[Problem]
     skipped_interactive: list[str] = field(default_factory=list)
     excluded: dict[str, str] = field(default_factory=dict)  # problem id -> reason
+    generated_missing: list[str] = field(default_factory=list)  # kept, but judged without their generated tests
 
     def __iter__(self):
         return iter(self.problems)
@@ -77,7 +89,8 @@ class ProblemSet:
     def summary(self) -> dict[str, Any]:
         return {"problems": len(self.problems), "skipped_interactive": len(self.skipped_interactive),
                 "excluded": len(self.excluded),
-                "limits_defaulted": sum(p.limits_defaulted for p in self.problems)}
+                "limits_defaulted": sum(p.limits_defaulted for p in self.problems),
+                "generated_tests_missing": len(self.generated_missing)}
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -228,7 +241,7 @@ def load_problems(path: str | Path) -> ProblemSet:
 
 # --- (c) the open-r1/codeforces hub dataset ---------------------------------------------------------------------
 
-def _from_openr1(row: Mapping[str, Any]) -> Problem:
+def _from_openr1(row: Mapping[str, Any], generated: list[dict[str, str]] | None = None) -> Problem:
     pid = str(row.get("id") or f"{row.get('contest_id')}{row.get('index')}")
     t, m, defaulted = _limits(row.get("time_limit"), row.get("memory_limit"))
     parts = [str(row.get("description") or "")]
@@ -240,21 +253,86 @@ def _from_openr1(row: Mapping[str, Any]) -> Problem:
     return Problem(
         id=pid, contest=_int_or_none(row.get("contest_id")), rating=_int_or_none(row.get("rating")),
         statement="\n\n".join(p for p in parts if p), time_limit_s=t, memory_mb=m,
-        tests=_tests(row.get("official_tests"), pid), checker=row.get("generated_checker") or None,
+        tests=_tests(row.get("official_tests"), pid) + (generated or []),
+        checker=row.get("generated_checker") or None,
         interactive=interactive, limits_defaulted=defaulted, name=str(row.get("title") or ""),
         index=str(row.get("index") or ""), tags=list(row.get("tags") or []),
         examples=_tests(row.get("examples"), pid), multiple_answers=bool(row.get("generated_checker")),
         source="open-r1/codeforces")
 
 
+def _key(problem_id: Any) -> str:
+    return str(problem_id).replace("/", "").strip().upper()
+
+
+class _GeneratedTests:
+    """The generated tests of a local copy of ``generated_tests/*.parquet``, one contest file at a time."""
+
+    def __init__(self, directory: str | os.PathLike) -> None:
+        self.dir = Path(directory)
+        if not self.dir.is_dir():
+            raise ProblemDataError(f"generated_tests_dir={self.dir} is not a directory")
+        self._contest: int | None = None
+        self._present = False
+        self._by_problem: dict[str, list[dict[str, str]]] = {}
+
+    def _file(self, contest: int) -> Path | None:
+        name = GENERATED_TESTS_FILE.format(contest=contest)
+        for cand in (self.dir / "generated_tests" / name, self.dir / name):
+            if cand.is_file():
+                return cand
+        return None
+
+    def _read(self, path: Path) -> dict[str, list[dict[str, str]]]:
+        import pyarrow.parquet as pq
+
+        try:
+            names = set(pq.read_schema(path).names)
+            missing = {"problem_id", "input", "output"} - names
+            if missing:
+                raise ProblemDataError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
+            order = next((c for c in ("test_i", "test_case_i") if c in names), None)
+            rows = pq.read_table(path, columns=["problem_id", "input", "output", *([order] if order else [])])
+        except (OSError, ValueError) as e:  # pyarrow's errors derive from these
+            raise ProblemDataError(f"{path}: cannot read the generated tests ({e})") from e
+        by: dict[str, list[tuple[int, dict[str, str]]]] = {}
+        for n, r in enumerate(rows.to_pylist()):
+            by.setdefault(_key(r["problem_id"]), []).append(
+                (int(r[order]) if order and r[order] is not None else n,
+                 {"input": str(r["input"]), "output": str(r["output"])}))
+        return {k: [t for _, t in sorted(v, key=lambda x: x[0])] for k, v in by.items()}
+
+    def get(self, row: Mapping[str, Any], pid: str) -> list[dict[str, str]] | None:
+        """The problem's generated tests, or None when its contest file is not in the directory."""
+        contest = _int_or_none(row.get("contest_id")) or _contest_of(pid)
+        if contest is None:
+            return None
+        if contest != self._contest:  # rows come grouped by contest: keep one contest file in memory
+            path = self._file(contest)
+            self._contest, self._by_problem = contest, (self._read(path) if path else {})
+            self._present = path is not None
+        if not self._present:
+            return None
+        for k in (_key(pid), _key(f"{row.get('contest_id')}{row.get('index')}")):
+            if k in self._by_problem:
+                return self._by_problem[k]
+        return []
+
+
 def load_openr1_codeforces(split: str = "test", config: str = "default",
-                           dataset: str = "open-r1/codeforces", **load_kwargs: Any) -> ProblemSet:
+                           dataset: str = "open-r1/codeforces", *, generated_tests_dir: str | os.PathLike | None = None,
+                           **load_kwargs: Any) -> ProblemSet:
     """Load ``open-r1/codeforces`` through ``datasets.load_dataset`` (a thin column mapping).
 
-    Rows with ``official_tests_complete`` false are excluded (partial test sets accept wrong programs), as are
-    rows whose ``input_mode`` is not stdin. ``generated_checker`` becomes :attr:`Problem.checker`; it is assumed
-    to follow the ``checker input output answer`` convention (not verified offline).
+    Tests are ``official_tests`` followed by the generated tests: from the row when it holds them as a list, else
+    (the hub's rows hold their count) from ``generated_tests_dir``, a local copy of the repo's
+    ``generated_tests/`` files (see the module doc). Rows with ``official_tests_complete`` false are excluded
+    unless their generated tests were loaded (partial test sets accept wrong programs); so are rows whose
+    ``input_mode`` is not stdin. Problems kept without generated tests they have upstream are listed in
+    ``generated_missing``. ``generated_checker`` becomes :attr:`Problem.checker`; it is assumed to follow the
+    ``checker input output answer`` convention (not verified offline).
     """
+    gen_source = _GeneratedTests(generated_tests_dir) if generated_tests_dir else None
     try:
         from datasets import load_dataset
     except ImportError as e:  # pragma: no cover - datasets is a dependency
@@ -267,16 +345,31 @@ def load_openr1_codeforces(split: str = "test", config: str = "default",
             "Without network access, export it to JSONL elsewhere and use load_problems_jsonl().") from e
     items: list[Problem] = []
     excluded: dict[str, str] = {}
+    missing: list[str] = []
     for row in ds:
-        p = _from_openr1(row)
-        if row.get("official_tests_complete") is False and not p.interactive:
-            excluded[p.id] = "official tests incomplete"
+        pid = str(row.get("id") or f"{row.get('contest_id')}{row.get('index')}")
+        listed = row.get("generated_tests")
+        generated: list[dict[str, str]] | None = None
+        upstream = 0
+        if isinstance(listed, (list, tuple, str)):  # a derived dataset that keeps them in the row
+            generated = _tests(listed, pid)
+        else:
+            upstream = _int_or_none(listed) or 0
+            if upstream and gen_source is not None:
+                generated = gen_source.get(row, pid)
+        p = _from_openr1(row, generated)
+        if row.get("official_tests_complete") is False and not generated and not p.interactive:
+            excluded[p.id] = ("official tests incomplete and generated tests not loaded (suite.generated_tests_dir)"
+                              if upstream else "official tests incomplete")
             continue
         mode = row.get("input_mode")
         if mode not in (None, "", "stdio") and not p.interactive:
             excluded[p.id] = f"input mode {mode!r} (only stdin/stdout is supported)"
             continue
+        if upstream and not generated and not p.interactive:
+            missing.append(p.id)
         items.append(p)
     ps = _finish(items)
     ps.excluded.update(excluded)
+    ps.generated_missing = [i for i in missing if i in {p.id for p in ps.problems}]
     return ps

@@ -165,7 +165,8 @@ class CodeforcesTask(PythonToolMode, SingleTurnTask):
     def __init__(self, name: str = "codeforces", *, path: str | None = None, hf_id: str = "open-r1/codeforces",
                  hf_split: str = "test", hf_config: str = "default", language: str = "cpp",
                  limit: int | None = None, ids: list[str] | None = None, rated_only: bool = False,
-                 repeats: int = 4, default_time_limit_s: float = DEFAULT_TIME_LIMIT_S,
+                 repeats: int = 4, generated_tests_dir: str | None = None,
+                 default_time_limit_s: float = DEFAULT_TIME_LIMIT_S,
                  default_memory_mb: int = DEFAULT_MEMORY_MB, full_tests: bool = False, workers: int | None = None,
                  infra_retries: int = 2, human_histogram: str | None = None, testlib_h: str | None = None,
                  tools: str | None = None,
@@ -178,6 +179,7 @@ class CodeforcesTask(PythonToolMode, SingleTurnTask):
         self.hf_id = hf_id
         self.hf_split = hf_split
         self.hf_config = hf_config
+        self.generated_tests_dir = generated_tests_dir
         self.language = lang
         self.limit = limit
         self.ids = [str(i) for i in ids] if ids else None
@@ -192,6 +194,7 @@ class CodeforcesTask(PythonToolMode, SingleTurnTask):
         self.testlib_h = testlib_h  # a testlib.h the user supplies for checkers that include it (grading only)
         self.excluded: dict[str, str] = {}  # problem id -> why it is not evaluated
         self.skipped_interactive: list[str] = []
+        self.generated_missing: list[str] = []
         self._samples: list[Sample] | None = None
         # with-tools mode (card row codeforces_elo_tools): the model may run code in a sandboxed python kernel
         self.setup_python_tool(tools, max_tool_calls, tool_options)
@@ -203,7 +206,8 @@ class CodeforcesTask(PythonToolMode, SingleTurnTask):
                 return load_problems(self.path)
             if not self.hf_id:
                 raise DataUnavailable(f"{self.name}: no data source; set suite.path to a local problems JSONL")
-            return load_openr1_codeforces(split=self.hf_split, config=self.hf_config, dataset=self.hf_id)
+            return load_openr1_codeforces(split=self.hf_split, config=self.hf_config, dataset=self.hf_id,
+                                          generated_tests_dir=self.generated_tests_dir)
         except ProblemDataError as exc:
             where = f"the local file {self.path}" if self.path else f"{self.hf_id} ({self.hf_split})"
             raise DataUnavailable(
@@ -228,6 +232,7 @@ class CodeforcesTask(PythonToolMode, SingleTurnTask):
         for pid in self.skipped_interactive:
             self.excluded.setdefault(pid, "interactive (not supported)")
         samples = []
+        self.generated_missing = [i for i in ps.generated_missing if wanted is None or i in wanted]
         for p in ps.problems:
             if wanted is not None and p.id not in wanted:
                 continue
@@ -255,7 +260,8 @@ class CodeforcesTask(PythonToolMode, SingleTurnTask):
         samples = self.load()
         return {"problems": len(samples), "rated": sum(s.metadata["rating"] is not None for s in samples),
                 "limits_defaulted": sum(bool(s.metadata["limits_defaulted"]) for s in samples),
-                "skipped_interactive": sorted(self.skipped_interactive), "excluded": dict(sorted(self.excluded.items()))}
+                "skipped_interactive": sorted(self.skipped_interactive), "excluded": dict(sorted(self.excluded.items())),
+                "generated_tests_missing": sorted(set(self.generated_missing) & {s.id for s in samples})}
 
     # -- episode ------------------------------------------------------------------------------------------------
     def prompt(self, sample: Sample) -> list[dict[str, Any]]:
@@ -342,6 +348,7 @@ class CodeforcesTask(PythonToolMode, SingleTurnTask):
         return {"name": self.name, "version": self.version, "prompt_version": PROMPT_VERSION,
                 "prompt": PROMPT_TEMPLATE, "language": self.language,
                 "source": self.path or f"{self.hf_id}:{self.hf_config}:{self.hf_split}", "limit": self.limit,
+                **({"generated_tests_dir": self.generated_tests_dir} if self.generated_tests_dir else {}),
                 "ids": self.ids, "rated_only": self.rated_only, "default_time_limit_s": self.default_time_limit_s,
                 "default_memory_mb": self.default_memory_mb, "data": self.data_summary(),
                 **({"tools": self.tools, "max_tool_calls": self.max_tool_calls,

@@ -148,3 +148,13 @@ def test_section_names_the_card_row_each_run_is_compared_with(tmp_path):
     assert "| gpt-oss-120b | high | with python | cpp |" in section and "| 2622 |" in section
     both = codeforces_section([plain.root, tools.root])
     assert "as in each row's `tools` column" in both and "| high | no tools |" in both and "| 2463 |" in both
+
+
+def test_section_warns_about_problems_judged_without_their_generated_tests(tmp_path):
+    store = _store(tmp_path, "run", [("1A", 1200, ["AC"]), ("2A", 1600, ["WA"])])
+    manifest = json.loads((store.root / "manifest.json").read_text())
+    manifest["settings"]["task"]["data"]["generated_tests_missing"] = ["1A"]
+    (store.root / "manifest.json").write_text(json.dumps(manifest))
+    assert codeforces_metrics(store.root)["data"]["generated_tests_missing"] == 1
+    assert "1 problems judged on their official tests only" in codeforces_section([store.root])
+    assert "official tests only" not in codeforces_section([_store(tmp_path, "full", [("1A", 1200, ["AC"])]).root])

@@ -115,3 +115,80 @@ def test_openr1_unreachable_hub_is_a_clear_error(monkeypatch):
     _fake_datasets(monkeypatch, exc=ConnectionError("offline"))
     with pytest.raises(ProblemDataError, match="cannot load 'open-r1/codeforces'.*load_problems_jsonl"):
         load_openr1_codeforces()
+
+
+# --- open-r1 generated tests -------------------------------------------------------------------------------------
+
+def _hub_row(pid: str, **kw) -> dict:
+    """A row with the columns of open-r1/codeforces' default config (dataset card), ``generated_tests`` a count."""
+    contest, index = pid.split("/")
+    row = {"id": pid, "aliases": None, "contest_id": contest, "contest_name": "Round", "contest_type": "CF",
+           "contest_start": 1700000000, "contest_start_year": 2023, "index": index, "time_limit": 1.0,
+           "memory_limit": 256.0, "title": f"Problem {index}", "description": "Add one.", "input_format": "n",
+           "output_format": "n+1", "interaction_format": None, "note": None,
+           "examples": [{"input": "1\n", "output": "2\n"}], "editorial": None, "rating": 800, "tags": ["math"],
+           "testset_size": 4, "official_tests": [{"input": "1\n", "output": "2\n"}], "official_tests_complete": True,
+           "input_mode": "stdio", "generated_checker": None, "executable": True, "generated_tests": 0}
+    row.update(kw)
+    return row
+
+
+def _shard(path, rows: list[tuple[str, int, str, str]]) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.table({"problem_id": [r[0] for r in rows], "test_i": [r[1] for r in rows],
+                             "input": [r[2] for r in rows], "output": [r[3] for r in rows]}), path)
+
+
+def test_openr1_generated_tests_from_a_local_copy(monkeypatch, tmp_path):
+    gen = tmp_path / "mirror"
+    # contest files are named with 4-digit contest ids; rows within a file are not in test order
+    _shard(gen / "generated_tests" / "test_cases_2000.parquet",
+           [("2000/A", 2, "30\n", "31\n"), ("2000/A", 0, "10\n", "11\n"), ("2000/A", 1, "20\n", "21\n"),
+            ("2000/B", 0, "5\n", "6\n")])
+    _shard(gen / "generated_tests" / "test_cases_0067.parquet", [("67/A", 0, "7\n", "8\n")])
+    rows = [
+        _hub_row("2000/A", generated_tests=3),
+        _hub_row("2000/B", generated_tests=1, official_tests_complete=False),  # kept: generated tests complete it
+        _hub_row("2000/C", generated_tests=2, official_tests_complete=False),  # its tests are not in the file
+        _hub_row("67/A", generated_tests=1),
+        _hub_row("2001/A", generated_tests=5),  # no file for contest 2001 in the copy: official tests only
+        _hub_row("2002/A", generated_tests=[{"input": "9\n", "output": "10\n"}]),  # a row that holds them itself
+    ]
+    _fake_datasets(monkeypatch, rows)
+    ps = load_openr1_codeforces(generated_tests_dir=gen)
+    by = ps.by_id()
+    assert [t["input"] for t in by["2000/A"].tests] == ["1\n", "10\n", "20\n", "30\n"]  # official first, in order
+    assert [t["output"] for t in by["2000/B"].tests] == ["2\n", "6\n"]
+    assert [t["input"] for t in by["67/A"].tests] == ["1\n", "7\n"]
+    assert [t["input"] for t in by["2002/A"].tests] == ["1\n", "9\n"]
+    assert len(by["2001/A"].tests) == 1 and ps.generated_missing == ["2001/A"]
+    assert ps.excluded == {"2000/C": "official tests incomplete and generated tests not loaded "
+                                     "(suite.generated_tests_dir)"}
+    assert ps.summary()["generated_tests_missing"] == 1
+
+    _fake_datasets(monkeypatch, rows)  # without the copy: official tests only, and it says so
+    ps = load_openr1_codeforces()
+    assert set(ps.by_id()) == {"2000/A", "67/A", "2001/A", "2002/A"}
+    assert ps.generated_missing == ["2000/A", "67/A", "2001/A"] and "2000/B" in ps.excluded
+
+    # the task carries it into the run's data summary (manifest) and the report
+    from tasks.codeforces.task import CodeforcesTask
+
+    _fake_datasets(monkeypatch, rows)
+    data = CodeforcesTask(generated_tests_dir=str(gen)).data_summary()
+    assert data["generated_tests_missing"] == ["2001/A"] and data["problems"] == 5
+
+
+def test_openr1_generated_tests_bad_copy_is_a_clear_error(monkeypatch, tmp_path):
+    _fake_datasets(monkeypatch, [_hub_row("2000/A", generated_tests=1)])
+    with pytest.raises(ProblemDataError, match="generated_tests_dir=.* is not a directory"):
+        load_openr1_codeforces(generated_tests_dir=tmp_path / "nope")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"problem_id": ["2000/A"], "stdin": ["1"]}), tmp_path / "test_cases_2000.parquet")
+    with pytest.raises(ProblemDataError, match=r"test_cases_2000.parquet: missing column\(s\) input, output"):
+        load_openr1_codeforces(generated_tests_dir=tmp_path)
