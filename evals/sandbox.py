@@ -1,24 +1,32 @@
 """Run an untrusted program under bubblewrap with resource limits, measured from inside the sandbox.
 
-One call, one throw-away sandbox::
+One call, one throw-away sandbox (compiles, anything run once)::
 
     res = run_sandboxed(["./a.out"], workdir=None, stdin_path="in.txt", cpu_seconds=2, wall_seconds=6,
                         memory_bytes=256 << 20, max_processes=1, max_output_bytes=16 << 20,
                         ro_binds=[("/host/build/a.out", "/prog/a.out")])
 
+Many runs, one sandbox (the judge's tests: bwrap's ~10 ms start-up is paid once per lane, not per run)::
+
+    with SandboxLane(ro_binds=[("/host/build/a.out", "/prog/a.out")]) as lane:
+        for test in tests:
+            res = lane.run(["/prog/a.out"], stdin_path=test, cpu_seconds=2, wall_seconds=6, ...)
+
 What the sandbox is made of:
 
 - ``bwrap --unshare-all`` (no network, own pid/ipc/uts/user/cgroup namespaces), ``--die-with-parent``,
   ``--new-session``, read-only ``/usr`` (plus the ``/bin``, ``/lib*`` symlinks and the dynamic-linker files of
-  ``/etc``), a fresh ``/proc`` and minimal ``/dev``, a size-capped tmpfs ``/tmp``; the root is remounted
-  read-only, so the only writable places are ``/tmp`` and the work dir ``/sandbox``;
+  ``/etc``), a fresh ``/proc`` and a minimal, read-only ``/dev``, size-capped tmpfs ``/tmp`` and ``/dev/shm``;
+  the root is remounted read-only, so the only writable places are those two and the work dir ``/sandbox``;
 - bwrap itself runs with the real uid ``uid`` (65534 by default) when the caller is root: RLIMIT_NPROC is not
   enforced for root, and a non-root real uid makes the fork-bomb limit hold;
 - inside, a tiny C helper (compiled once into a cache dir) is PID 1 of the namespace: it sets the rlimits,
   forks and execs the program, enforces the wall clock with a timer (on expiry it SIGKILLs every process of the
-  namespace), reaps orphans, and writes ``getrusage(RUSAGE_CHILDREN)`` (CPU time, peak RSS) to a pipe whose
-  end the program never sees. When it exits, the kernel kills whatever is left in the pid namespace, so a
-  daemonised grandchild cannot outlive the run;
+  namespace; a SIGALRM sent by a process is ignored), reaps orphans, and writes ``getrusage(RUSAGE_CHILDREN)``
+  (CPU time, peak RSS) to a pipe whose end the program never sees. When it exits, the kernel kills whatever is
+  left in the pid namespace, so a daemonised grandchild cannot outlive the run. As PID 1 it receives no signal
+  from the namespace it has no handler for (``kill(-1)`` and ``kill(1)`` from the program do nothing to it). In
+  a :class:`SandboxLane` the same helper serves run after run and cleans up between them (see there);
 - stdin is an open file (fast-input idioms read nothing from a pipe); stdout and stderr are read while the
   program runs and the run is killed as soon as either exceeds ``max_output_bytes``.
 
@@ -925,6 +933,7 @@ class SandboxLane:
         self._ctl = -1
         self._ctl_buf = b""
         self._inbox: Path | None = None
+        self._last_rc: int | None = None  # bwrap's exit status of the last sandbox discarded (for messages)
 
     def __enter__(self) -> SandboxLane:
         return self
@@ -972,8 +981,6 @@ class SandboxLane:
             err = self._drain_stderr()
             self._discard()
             raise SandboxError(f"sandbox did not start (bwrap exit {self._last_rc}): {err[-2000:]}")
-
-    _last_rc: int | None = None
 
     def _drain_stderr(self) -> str:
         if self._proc is None or self._proc.stderr is None:
