@@ -24,7 +24,7 @@ def cli(*args: str) -> subprocess.CompletedProcess:
 def test_help():
     r = cli("--help")
     assert r.returncode == 0
-    for word in ("--problems", "--submissions", "--full", "--workers", "NO_CODE", "bubblewrap"):
+    for word in ("--problems", "--submissions", "--full", "--workers", "--testlib", "NO_CODE", "EXCLUDED", "bubblewrap"):
         assert word in r.stdout
 
 
@@ -67,3 +67,11 @@ def test_missing_files(tmp_path):
     assert r.returncode != 0 and "no such file" in r.stderr and len(r.stderr.strip().splitlines()) == 1
     r = cli("--problems", CF300)
     assert r.returncode != 0 and "--submissions" in r.stderr
+
+
+def test_missing_testlib_file_is_one_clear_error(tmp_path):
+    subs = tmp_path / "s.jsonl"
+    subs.write_text("")
+    r = cli("--problems", subs, "--submissions", subs, "--testlib", tmp_path / "testlib.h")
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr.strip().splitlines() == [f"error: --testlib {tmp_path / 'testlib.h'}: no such file"]
