@@ -24,7 +24,8 @@ def cli(*args: str) -> subprocess.CompletedProcess:
 def test_help():
     r = cli("--help")
     assert r.returncode == 0
-    for word in ("--problems", "--submissions", "--full", "--workers", "--testlib", "NO_CODE", "EXCLUDED", "bubblewrap"):
+    for word in ("--problems", "--submissions", "--full", "--workers", "--testlib", "NO_CODE", "EXCLUDED",
+                 "bubblewrap"):
         assert word in r.stdout
 
 
