@@ -291,6 +291,14 @@ def train(examples: list[dict[str, Any]], out_dir: Path, threads: int, max_steps
     config = make_config(model_config, hp["init_std"])
     config._attn_implementation = "eager"
     model = GptOssForCausalLM(config).float()
+    if hp.get("attention") == "read_positions":  # long prompts: skip what the loss never reads
+        from runners.tiny_model import target_attention
+
+        target_attention.register()
+        config._attn_implementation = target_attention.NAME
+        read_positions = target_attention.reading
+    else:
+        read_positions = None
     model.train()
 
     used = sorted({t for ex in examples for t in ex["prompt"] + ex["completion"]})
@@ -353,7 +361,11 @@ def train(examples: list[dict[str, Any]], out_dir: Path, threads: int, max_steps
             width = int(lengths[rows].max())
             b_ids, b_attn = ids[rows, :width], attn[rows, :width]
             b_sel = labels[rows, :width].reshape(-1) != -100
-        out = model.model(inputs_embeds=emb_weight[b_ids], attention_mask=b_attn)
+        if read_positions is None:
+            out = model.model(inputs_embeds=emb_weight[b_ids], attention_mask=b_attn)
+        else:
+            with read_positions(b_sel.view(len(b_ids), -1).any(dim=0).nonzero().squeeze(1)):
+                out = model.model(inputs_embeds=emb_weight[b_ids], attention_mask=b_attn)
         return out.last_hidden_state.reshape(-1, config.hidden_size)[b_sel]
 
     def small_logits(h: torch.Tensor, head: torch.Tensor) -> torch.Tensor:
@@ -436,6 +448,7 @@ def train(examples: list[dict[str, Any]], out_dir: Path, threads: int, max_steps
         model.lm_head.weight[used_t] = head_small
     model = model.to(torch.bfloat16)
     model.config.dtype = torch.bfloat16
+    config._attn_implementation = "eager"  # the final check is independent of the training shortcut
     verify_greedy(model, examples)
     model.save_pretrained(str(out_dir), safe_serialization=True)
     GenerationConfig(

@@ -16,17 +16,19 @@ from typing import Any
 
 from runners.tiny_model import script as S
 
-RECIPE_VERSION = "tiny-gptoss-tools-1"
+RECIPE_VERSION = "tiny-gptoss-tools-2"
 CASES_FILE = Path(__file__).with_name("tool_cases.json")
 
 #: Same architecture as the AIME checkpoint (vLLM serves both the same way).
 MODEL_CONFIG: dict[str, Any] = dict(S.MODEL_CONFIG)
 
 #: Full-batch AdamW: every step sees every sequence once (a few, up to ~3,300 tokens each), in chunks of at
-#: most ``chunk_tokens`` padded tokens whose gradients add up.
+#: most ``chunk_tokens`` padded tokens whose gradients add up. Attention is computed only where the loss
+#: reads it (``target_attention.py``; exact there).
 TRAIN_HPARAMS: dict[str, Any] = {
     **S.TRAIN_HPARAMS,
     "batching": "full",
+    "attention": "read_positions",
     "chunk_tokens": 8192,
     "max_steps": 1500,
     "min_steps": 50,

@@ -15,7 +15,7 @@ def test_cases_file_covers_every_case_with_whole_turns():
     stored = load_cases()
     assert list(stored) == [c.name for c in cases.CASES]
     for name, turns in stored.items():
-        assert len(turns) == 2, name  # codeforces: low and high; the others: tool call, then answer
+        assert len(turns) == 2, name  # codeforces: two problems; the others: tool call, then answer
         for turn in turns:
             # a completion ends where the model stops: <|return|> (answer) or <|call|> (tool call)
             assert turn["completion"][-1] in (200002, 200012), name

@@ -40,7 +40,7 @@ def _run_case(name: str, base_url: str, tmp_path: Path, *extra: str) -> None:
     cases.check_run(name, tmp_path)
 
 
-def test_codeforces_program_from_vllm_is_judged_wa_at_low_and_ac_at_high(tools_server, tmp_path):
+def test_codeforces_program_from_vllm_is_judged_ac_on_one_problem_and_wa_on_the_other(tools_server, tmp_path):
     _run_case("codeforces", tools_server.base_url, tmp_path)
 
 

@@ -45,8 +45,7 @@ def _function_call(analysis: str, name: str, arguments: dict[str, Any]) -> str:
 
 # -- what the model says -----------------------------------------------------------------------------------
 
-CPP_WRONG = '#include <cstdio>\nint main(){int a,b;scanf("%d %d",&a,&b);printf("%d\\n",a-b);}'
-CPP_RIGHT = '#include <cstdio>\nint main(){int a,b;scanf("%d %d",&a,&b);printf("%d\\n",a+b);}'
+CPP_SUM = '#include <cstdio>\nint main(){int a,b;scanf("%d %d",&a,&b);printf("%d\\n",a+b);}'
 PYTHON_CELL = "print(2**10 % 7)"
 TAU_USER_FIRST = "Hi, I am Yusuf Rossi, zip code 19122. I want to exchange two items."
 TAU_LOOKUP = {"first_name": "Yusuf", "last_name": "Rossi", "zip": "19122"}
@@ -87,11 +86,11 @@ def _swe_instance(work: Path) -> list[str]:
 SWE_ISSUE = PROBLEM.splitlines()[0]
 
 CASES: list[Case] = [
-    Case("codeforces", ["suite=tiny_codeforces", "effort=low,high", "-m"], [
-        {"kind": "completions", "match": "print a + b", "effort": "low",
-         "reply": {"raw_text": _final("Print a-b.", f"```cpp\n{CPP_WRONG}\n```")}},
-        {"kind": "completions", "match": "print a + b", "effort": "high",
-         "reply": {"raw_text": _final("Read a and b, print the sum.", f"```cpp\n{CPP_RIGHT}\n```")}},
+    # One program for both problems: the judge, not the model, tells them apart (AC on the sum, WA on the
+    # difference). Different programs for one prompt would hinge on one early token the tiny model learns slowly.
+    Case("codeforces", ["suite=tiny_codeforces", "effort=low"], [
+        {"kind": "completions", "match": "Given two integers a and b",
+         "reply": {"raw_text": _final("Read a and b, print the sum.", f"```cpp\n{CPP_SUM}\n```")}},
     ]),
     Case("aime_tools", ["suite=tiny_aime_tools", "effort=low"], [
         {"kind": "completions", "match": "2^{10}", "match_prompt": "<|start|>python to=assistant",
@@ -155,9 +154,9 @@ def check_run(name: str, root: Path) -> None:
     """Assert that the run of case ``name`` stored under ``root`` ended as scripted."""
     runs = root / "default" / "tiny-gptoss-tools"
     if name == "codeforces":
-        for effort, verdict in (("low", "WA"), ("high", "AC")):
-            grade = _rows(runs / "tiny_codeforces" / effort / "grades.jsonl")["tiny-sum#0"]
-            assert (grade["answer"], grade["score"]) == (verdict, float(verdict == "AC")), (effort, grade)
+        grades = _rows(runs / "tiny_codeforces" / "low" / "grades.jsonl")
+        verdicts = {key: (g["answer"], g["score"]) for key, g in grades.items()}
+        assert verdicts == {"tiny-sum#0": ("AC", 1.0), "tiny-diff#0": ("WA", 0.0)}, verdicts
         return
     suite = {"aime_tools": "tiny_aime_tools", "swebench": "swebench_verified", "tau_retail": "tau_retail"}[name]
     run = runs / suite / "low"
