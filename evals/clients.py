@@ -5,32 +5,39 @@
 - ``harmony``: token-level Harmony; we render the prompt with ``openai_harmony``, send token ids to
   ``/v1/completions`` and parse the completion tokens ourselves (the most faithful path).
 
-A client knows nothing of benchmarks. Connection failures, timeouts, 429 and 5xx are retried with backoff;
-once retries are spent a :class:`ServerUnavailable` ends the run (the attempt is not recorded, so a rerun
-redoes it). Other 4xx answers are the request's fault and come back as :class:`RequestRejected`. A reply that
-stays unreadable (garbage, a stream cut mid-way) on every try while the server still answers ``/health`` is
-this request's fault too: :class:`RequestFailed`, recorded as an error attempt, and the run goes on.
+A client knows nothing of benchmarks. Connection failures, timeouts (``timeout_s`` for a whole reply,
+``read_timeout_s`` between two reads), 429, 5xx and unreadable replies (not JSON, JSON of the wrong shape, a
+stream cut mid-way) are retried with backoff. Other 4xx answers are the request's fault and come back as
+:class:`RequestRejected`. Once every try of a request has failed, the client asks whether the server still
+answers: ``GET /health`` and one tiny generation request (one token; shared by every request that fails at
+the same time, and skipped when another request got a readable reply during the last try). If it answers,
+the failure is this request's own (:class:`RequestFailed`: recorded as an error attempt with the reason, and
+the run goes on); if not, or after 429s (an overloaded server), :class:`ServerUnavailable` ends the run and a
+rerun resumes.
 
 Streaming (``stream=True``; chat, harmony and responses): the reply is read as server-sent events and timed:
 time to first token (``ttft_s``), time per output token after the first (``tpot_s``) and inter-token latency
 percentiles over the gaps between content chunks (``itl_p50_s`` / ``itl_p95_s``), kept in
-``ModelOutput.timing``. A stream that ends without its final event is a :class:`StreamCut` (retried).
+``ModelOutput.timing``. A stream that ends without its final event is a :class:`StreamCut` (retried); every
+try starts from an empty reply.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import math
 import random
 import time
 from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 
 from evals import harmony
-from evals.types import ModelOutput, ToolCall
+from evals.types import ModelOutput, ToolCall, Usage
 
 
 class TransientError(Exception):
@@ -53,8 +60,12 @@ class StreamCut(BadResponse):
     """A streamed reply stopped before its final event."""
 
 
+class WrongShape(BadResponse):
+    """The reply is JSON, but not shaped as the API says (a field of the wrong type, a missing part)."""
+
+
 class RequestFailed(Exception):
-    """Every try of this request got an unreadable reply while the server stayed healthy: the request's fault."""
+    """Every try of this request failed while the server kept answering others: the request's fault."""
 
 
 class EndpointDown(ServerUnavailable):
@@ -66,7 +77,9 @@ class EndpointHealth:
 
     ``down_after`` consecutive connection failures (refused, reset, disconnected) mark the endpoint down;
     ``None`` (a lone client) never does, so a single server keeps the plain retry-then-stop behaviour.
-    Requests waiting out a backoff wake up at once when the endpoint goes down.
+    Requests waiting out a backoff wake up at once when the endpoint goes down. ``last_reply`` /
+    ``last_silence`` (monotonic times) remember when the endpoint last gave a readable reply and when a
+    liveness probe last got none, so requests failing together share one probe.
     """
 
     def __init__(self, down_after: int | None = None) -> None:
@@ -74,20 +87,24 @@ class EndpointHealth:
         self.down = False
         self.reason: str | None = None
         self.consecutive_conn_failures = 0
+        self.last_reply = -math.inf
+        self.last_silence = -math.inf
         self._event: asyncio.Event | None = None
+        self._lock: asyncio.Lock | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    def _ev(self) -> asyncio.Event:
-        # one Event per event loop: a client may serve several asyncio.run() calls (aclose between them)
+    def _for_loop(self) -> tuple[asyncio.Event, asyncio.Lock]:
+        # one Event/Lock per event loop: a client may serve several asyncio.run() calls (aclose between them)
         loop = asyncio.get_running_loop()
-        if self._event is None or self._loop is not loop:
-            self._event, self._loop = asyncio.Event(), loop
+        if self._event is None or self._lock is None or self._loop is not loop:
+            self._event, self._lock, self._loop = asyncio.Event(), asyncio.Lock(), loop
             if self.down:
                 self._event.set()
-        return self._event
+        return self._event, self._lock
 
     def success(self) -> None:
         self.consecutive_conn_failures = 0
+        self.last_reply = time.monotonic()
 
     def failure(self, exc: Exception) -> None:
         if not getattr(exc, "connection", False):
@@ -112,19 +129,114 @@ class EndpointHealth:
         if self.down:
             return True
         try:
-            await asyncio.wait_for(self._ev().wait(), timeout=seconds)
+            await asyncio.wait_for(self._for_loop()[0].wait(), timeout=seconds)
         except asyncio.TimeoutError:
             return self.down
         return True
 
+    async def answered_since(self, since: float, probe: Callable[[], Awaitable[bool]]) -> bool:
+        """Did the endpoint give a readable reply after ``since``? If nothing says, ``probe()`` once for all."""
+        async with self._for_loop()[1]:
+            if self.last_reply >= since:
+                return True
+            if self.last_silence >= since:
+                return False
+            answered = await probe()
+            if answered:
+                self.last_reply = time.monotonic()
+            else:
+                self.last_silence = time.monotonic()
+            return answered
 
-_CONNECTION_ERRORS = (aiohttp.ClientConnectorError, aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
+
+_CONNECTION_ERRORS = (aiohttp.ClientConnectorError, aiohttp.ServerDisconnectedError, aiohttp.ClientOSError,
+                      aiohttp.ConnectionTimeoutError)
+CANARY_TEXT = "Reply with the word OK."  # the liveness probe's question (one token is asked for)
+_MAX_EVENT_BYTES = 256 << 20  # one server-sent event; a Responses stream's last event holds the whole reply
 
 
 def _transient(exc: BaseException) -> TransientError:
     err = TransientError(f"{type(exc).__name__}: {exc}")
     err.connection = isinstance(exc, _CONNECTION_ERRORS)  # type: ignore[attr-defined]
     return err
+
+
+def _json_kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    return {str: "a string", list: "a list", dict: "an object"}.get(type(value), type(value).__name__)
+
+
+def _obj(value: Any, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise WrongShape(f"{what} is {_json_kind(value)}, not an object")
+    return value
+
+
+def _list(value: Any, what: str) -> list[Any]:
+    """A list field; null or missing reads as empty."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise WrongShape(f"{what} is {_json_kind(value)}, not a list")
+    return value
+
+
+def _text(value: Any, what: str) -> str:
+    """A text field; null or missing reads as empty."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise WrongShape(f"{what} is {_json_kind(value)}, not a string")
+    return value
+
+
+def _first_choice(data: dict[str, Any]) -> dict[str, Any]:
+    choices = data.get("choices")
+    if not isinstance(choices, list) or not choices:
+        raise WrongShape(f"choices is {_json_kind(choices) if choices != [] else 'empty'}, not a list of choices")
+    return _obj(choices[0], "choices[0]")
+
+
+def _usage(usage: Any, analysis: str) -> Usage:
+    """The server's usage object (null: none given) with reasoning tokens; wrong types are a WrongShape."""
+    usage = _obj(usage, "usage") if usage is not None else {}
+    for key in ("prompt_tokens", "completion_tokens", "input_tokens", "output_tokens"):
+        value = usage.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise WrongShape(f"usage.{key} is {_json_kind(value)}, not a number")
+    for key in ("completion_tokens_details", "output_tokens_details"):
+        if usage.get(key) is not None:
+            reasoning = _obj(usage[key], f"usage.{key}").get("reasoning_tokens")
+            if reasoning is not None and (isinstance(reasoning, bool) or not isinstance(reasoning, int | float)):
+                raise WrongShape(f"usage.{key}.reasoning_tokens is {_json_kind(reasoning)}, not a number")
+    return harmony.usage_with_reasoning(usage, analysis)
+
+
+HARMONY_VOCAB = 201_088  # o200k_harmony: ids outside it make the Harmony decoder raise instead of report
+
+
+def _token_ids(value: Any, what: str) -> list[int] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise WrongShape(f"{what} is {_json_kind(value)}, not a list of token ids")
+    for t in value:
+        if isinstance(t, bool) or not isinstance(t, int) or not 0 <= t < HARMONY_VOCAB:
+            raise WrongShape(f"{what} holds {t!r}, not a token id of the Harmony vocabulary")
+    return value
+
+
+def _shape_error(exc: Exception, data: Any) -> WrongShape:
+    """A parser tripping over a reply (a safety net behind the explicit checks) is the reply's fault."""
+    return WrongShape(f"reply has an unexpected shape ({type(exc).__name__}: {exc}): {json.dumps(data)[:200]}")
+
+
+_PARSE_ERRORS = (AttributeError, TypeError, KeyError, IndexError, ValueError)
 
 
 class StreamTimer:
@@ -168,13 +280,37 @@ def _quantile(sorted_values: list[float], q: float) -> float | None:
     return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
 
 
-async def _sse_events(resp: aiohttp.ClientResponse):
-    """``data:`` payloads of a server-sent event stream (``[DONE]`` included, as the string)."""
-    async for raw in resp.content:
-        if raw.startswith(b"data:"):
-            payload = raw[5:].strip()
-            if payload:
-                yield payload
+async def _sse_events(resp: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
+    """``data:`` payloads of a server-sent event stream (``[DONE]`` included, as the string).
+
+    Lines are split here rather than by aiohttp's ``readline``, which raises on a line over 512 KB (a
+    Responses stream's last event carries the whole reply).
+    """
+    pending: list[bytes] = []  # pieces of a line still waiting for its newline
+    pending_size = 0
+    async for block in resp.content.iter_any():
+        if b"\n" not in block:
+            pending.append(block)
+            pending_size += len(block)
+            if pending_size > _MAX_EVENT_BYTES:
+                raise BadResponse(f"a stream event is longer than {_MAX_EVENT_BYTES >> 20} MB")
+            continue
+        lines = block.split(b"\n")
+        if pending:
+            lines[0] = b"".join(pending) + lines[0]
+            pending, pending_size = [], 0
+        tail = lines.pop()
+        if tail:
+            pending, pending_size = [tail], len(tail)
+        for raw in lines:
+            if raw.startswith(b"data:"):
+                payload = raw[5:].strip()
+                if payload:
+                    yield payload
+    if pending:
+        raw = b"".join(pending)
+        if raw.startswith(b"data:") and raw[5:].strip():
+            yield raw[5:].strip()
 
 
 @dataclass
@@ -184,13 +320,25 @@ class Sampling:
     max_tokens: int | None = None  # None: whatever the context window leaves after the prompt
 
 
+class StreamReader(ABC):
+    """Builds one ModelOutput from the events of one streamed try (a retry gets a fresh reader)."""
+
+    @abstractmethod
+    def feed(self, event: dict[str, Any], timer: StreamTimer) -> bool:
+        """Take one event; True when it was the reply's final one."""
+
+    @abstractmethod
+    def result(self, usage: Any) -> ModelOutput:
+        """The parsed reply; ``usage`` is the last usage object the stream carried (None: none)."""
+
+
 class ModelClient(ABC):
     transport = "base"
 
     def __init__(self, base_url: str, model: str, *, max_model_len: int | None = None, api_key: str = "EMPTY",
-                 timeout_s: float = 3600.0, max_retries: int = 5, retry_wait_s: float = 1.0,
-                 max_connections: int = 256, start_date: str = harmony.DEFAULT_START_DATE,
-                 stream: bool = False) -> None:
+                 timeout_s: float = 3600.0, read_timeout_s: float | None = None, max_retries: int = 5,
+                 retry_wait_s: float = 1.0, max_connections: int = 256,
+                 start_date: str = harmony.DEFAULT_START_DATE, stream: bool = False) -> None:
         self.base_url = base_url.rstrip("/")
         if not self.base_url.endswith("/v1"):
             self.base_url += "/v1"
@@ -200,6 +348,7 @@ class ModelClient(ABC):
         self.retry_wait_s = retry_wait_s
         self.start_date = start_date
         self.timeout_s = timeout_s
+        self.read_timeout_s = read_timeout_s
         self.max_connections = max_connections
         self.stream = stream
         self.health = EndpointHealth()
@@ -211,7 +360,8 @@ class ModelClient(ABC):
         if self._http is None or self._http.closed:
             self._http = aiohttp.ClientSession(
                 headers=self._headers,
-                timeout=aiohttp.ClientTimeout(total=self.timeout_s, sock_connect=30.0),
+                timeout=aiohttp.ClientTimeout(total=self.timeout_s, sock_connect=30.0,
+                                              sock_read=self.read_timeout_s),
                 connector=aiohttp.TCPConnector(limit=self.max_connections, limit_per_host=self.max_connections),
             )
         return self._http
@@ -236,18 +386,43 @@ class ModelClient(ABC):
                 return False
         return False
 
+    def _canary(self) -> tuple[str, dict[str, Any]]:
+        """Path and body of the liveness probe: one token for a one-line question, in this transport's format."""
+        return "/chat/completions", {"model": self.model, "messages": [{"role": "user", "content": CANARY_TEXT}],
+                                     "max_tokens": 1}
+
+    async def answers(self, timeout_s: float = 60.0) -> bool:
+        """Does the server still answer a generation request (one try)? A 4xx other than 429 counts: it read it."""
+        path, body = self._canary()
+        try:
+            async with self._session().post(self.base_url + path, json=body,
+                                            timeout=aiohttp.ClientTimeout(total=min(self.timeout_s, timeout_s))
+                                            ) as resp:
+                raw = await resp.read()
+                if resp.status == 200:
+                    return isinstance(json.loads(raw), dict)
+                return 400 <= resp.status < 500 and resp.status != 429
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError):
+            return False
+
     def _backoff(self, n: int) -> float:
         # exponential with up to 1 s of jitter, capped at 60 s (tenacity's wait_exponential_jitter)
         return min(self.retry_wait_s * 2 ** n + random.uniform(0, min(1.0, self.retry_wait_s)), 60.0)
 
-    async def _post(self, path: str, body: dict[str, Any], handler: Any = None) -> Any:
-        """POST with bounded retries. ``handler(resp)`` reads a streamed reply; without it the JSON body is returned."""
+    async def _post(self, path: str, body: dict[str, Any], parse: Callable[[dict[str, Any]], Any] | None = None,
+                    handler: Callable[[aiohttp.ClientResponse], Awaitable[Any]] | None = None) -> Any:
+        """POST with bounded retries; returns ``parse(json)`` (or ``handler(resp)`` for a streamed reply).
+
+        Both run inside the retry loop, so a reply they cannot read is retried like a 5xx.
+        """
         last: TransientError | None = None
+        last_try = 0.0
         for n in range(self.max_retries + 1):
             if self.health.down:
                 raise EndpointDown(f"{self.base_url}: taken out of service ({self.health.reason})")
+            last_try = time.monotonic()
             try:
-                result = await self._post_once(path, body, handler)
+                result = await self._post_once(path, body, parse, handler)
             except TransientError as exc:
                 last = exc
                 self.health.failure(exc)
@@ -257,12 +432,31 @@ class ModelClient(ABC):
             self.health.success()
             return result
         assert last is not None
-        if isinstance(last, BadResponse) and await self.healthy():
-            raise RequestFailed(f"{self.base_url}{path}: {last} (on every one of {self.max_retries + 1} tries, "
-                                f"while the server answered /health)") from last
+        tries = self.max_retries + 1
+        if not getattr(last, "overloaded", False) and await self._still_answering(last_try):
+            raise RequestFailed(f"{self.base_url}{path}: {last} (on every one of {tries} tries, while the server "
+                                f"answered other requests)") from last
         raise ServerUnavailable(f"{self.base_url}{path}: {last} (after {self.max_retries} retries)") from last
 
-    async def _post_once(self, path: str, body: dict[str, Any], handler: Any = None) -> Any:
+    async def _still_answering(self, since: float) -> bool:
+        """Did the server answer anything after ``since`` (the last try's start), or does it answer a probe now?"""
+        if self.health.last_reply >= since:
+            return True
+        if not await self.healthy():
+            return False
+        return await self.health.answered_since(since, self.answers)
+
+    def _timeout_error(self, exc: asyncio.TimeoutError) -> TransientError:
+        if isinstance(exc, aiohttp.ConnectionTimeoutError):
+            return _transient(exc)
+        if isinstance(exc, aiohttp.SocketTimeoutError):
+            err = TransientError(f"no data for client.read_timeout_s={self.read_timeout_s:g} s ({exc})")
+        else:
+            err = TransientError(f"no complete reply within client.timeout_s={self.timeout_s:g} s")
+        err.connection = False  # type: ignore[attr-defined]
+        return err
+
+    async def _post_once(self, path: str, body: dict[str, Any], parse: Any = None, handler: Any = None) -> Any:
         try:
             async with self._session().post(self.base_url + path, json=body) as resp:
                 status = resp.status
@@ -273,10 +467,14 @@ class ModelClient(ABC):
             raise
         except aiohttp.ClientPayloadError as exc:
             raise StreamCut(f"reply cut mid-way: {exc}") from exc
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except asyncio.TimeoutError as exc:  # aiohttp's timeouts included (before ClientError: they are both)
+            raise self._timeout_error(exc) from exc
+        except aiohttp.ClientError as exc:
             raise _transient(exc) from exc
         if status == 429 or status >= 500:
-            raise TransientError(f"HTTP {status}: {raw[:300].decode('utf-8', 'replace')}")
+            err = TransientError(f"HTTP {status}: {raw[:300].decode('utf-8', 'replace')}")
+            err.overloaded = status == 429  # type: ignore[attr-defined]
+            raise err
         if status >= 400:
             raise RequestRejected(f"HTTP {status}: {raw[:500].decode('utf-8', 'replace')}")
         try:
@@ -285,40 +483,56 @@ class ModelClient(ABC):
             # A proxy or a dying server can answer 200 with garbage: worth another try.
             raise BadResponse(f"response is not JSON: {raw[:200]!r}") from exc
         if not isinstance(data, dict):
-            raise BadResponse(f"response is not a JSON object: {str(data)[:200]!r}")
-        return data
+            raise WrongShape(f"response is {_json_kind(data)}, not a JSON object: {str(data)[:200]!r}")
+        if parse is None:
+            return data
+        try:
+            return parse(data)
+        except BadResponse:
+            raise
+        except _PARSE_ERRORS as exc:
+            raise _shape_error(exc, data) from exc
 
-    async def _stream(self, path: str, body: dict[str, Any], on_chunk: Any) -> tuple[StreamTimer, dict[str, Any]]:
-        """POST a streamed request; ``on_chunk(chunk, timer) -> bool`` sees every event (True: the final one).
-
-        Returns the timer of the try that succeeded and the last chunk with ``usage``.
-        """
-        async def handler(resp: aiohttp.ClientResponse) -> tuple[StreamTimer, dict[str, Any]]:
+    async def _stream(self, path: str, body: dict[str, Any], reader: Callable[[], StreamReader]) -> ModelOutput:
+        """POST a streamed request; a fresh ``reader()`` reads every try's events. Returns the timed output."""
+        async def handler(resp: aiohttp.ClientResponse) -> ModelOutput:
             if resp.content_type != "text/event-stream":
                 raw = await resp.read()
                 raise BadResponse(f"reply is not an event stream ({resp.content_type}): {raw[:200]!r}")
             timer = StreamTimer()
-            finished, done, usage_chunk = False, False, {}
+            parts = reader()
+            finished, done, usage = False, False, None
             async for payload in _sse_events(resp):
                 if payload == b"[DONE]":
                     done = True
                     break
                 try:
-                    chunk = json.loads(payload)
+                    event = json.loads(payload)
                 except ValueError as exc:
                     raise BadResponse(f"stream event is not JSON: {payload[:200]!r}") from exc
-                if not isinstance(chunk, dict):
-                    raise BadResponse(f"stream event is not a JSON object: {payload[:200]!r}")
-                if chunk.get("usage"):
-                    usage_chunk = chunk
-                if on_chunk(chunk, timer):
-                    finished = True
+                if not isinstance(event, dict):
+                    raise WrongShape(f"stream event is {_json_kind(event)}, not a JSON object: {payload[:200]!r}")
+                try:
+                    if event.get("usage"):
+                        usage = event["usage"]
+                    if parts.feed(event, timer):
+                        finished = True
+                except BadResponse:
+                    raise
+                except _PARSE_ERRORS as exc:
+                    raise _shape_error(exc, event) from exc
             if not finished:
                 raise StreamCut(f"stream ended after {timer.chunks} chunks without a finish "
                                 f"({'[DONE] seen' if done else 'no [DONE]'})")
-            return timer, usage_chunk
+            try:
+                out = parts.result(usage)
+            except BadResponse:
+                raise
+            except _PARSE_ERRORS as exc:
+                raise _shape_error(exc, {"usage": usage}) from exc
+            return self._timed(out, timer)
 
-        return await self._post(path, body, handler)
+        return await self._post(path, body, handler=handler)
 
     async def generate(self, messages: list[dict[str, Any]], *, effort: str, sampling: Sampling,
                        seed: int | None = None, tools: list[dict[str, Any]] | None = None) -> ModelOutput:
@@ -351,8 +565,68 @@ def _sampling_fields(sampling: Sampling, seed: int | None, max_tokens_key: str =
     return body
 
 
-def _malformed(reason: str) -> ModelOutput:
-    return ModelOutput(parse_error=reason, finish_reason="error")
+def _tool_call(call: Any, i: int, what: str) -> ToolCall:
+    call = _obj(call, what)
+    fn = _obj(call.get("function") if call.get("function") is not None else {}, f"{what}.function")
+    return ToolCall(id=_text(call.get("id"), f"{what}.id") or f"call_{i}", name=_text(fn.get("name"), f"{what}.name"),
+                    arguments=_text(fn.get("arguments"), f"{what}.arguments"))
+
+
+class _ChatStream(StreamReader):
+    def __init__(self) -> None:
+        self.analysis: list[str] = []
+        self.final: list[str] = []
+        self.calls: dict[int, dict[str, Any]] = {}
+        self.finish_reason: str | None = None
+        self.chunks = 0
+
+    def feed(self, event: dict[str, Any], timer: StreamTimer) -> bool:
+        choices = _list(event.get("choices"), "choices")
+        if not choices:
+            return False
+        choice = _obj(choices[0], "choices[0]")
+        delta = _obj(choice["delta"], "choices[0].delta") if "delta" in choice else {}
+        got = False
+        reasoning = _text(delta.get("reasoning"), "delta.reasoning") or _text(delta.get("reasoning_content"),
+                                                                               "delta.reasoning_content")
+        if reasoning:
+            self.analysis.append(reasoning)
+            got = True
+        content = _text(delta.get("content"), "delta.content")
+        if content:
+            self.final.append(content)
+            got = True
+        for call in _list(delta.get("tool_calls"), "delta.tool_calls"):
+            call = _obj(call, "delta.tool_calls[]")
+            index = call.get("index", 0)
+            if isinstance(index, bool) or not isinstance(index, int):
+                raise WrongShape(f"delta.tool_calls[].index is {_json_kind(index)}, not an integer")
+            slot = self.calls.setdefault(index, {"id": None, "name": "", "arguments": []})
+            slot["id"] = slot["id"] or _text(call.get("id"), "delta.tool_calls[].id") or None
+            fn = _obj(call["function"], "delta.tool_calls[].function") if call.get("function") is not None else {}
+            slot["name"] += _text(fn.get("name"), "delta.tool_calls[].function.name")
+            arguments = _text(fn.get("arguments"), "delta.tool_calls[].function.arguments")
+            if arguments:
+                slot["arguments"].append(arguments)
+            got = True
+        if got:
+            timer.tick()
+            self.chunks += 1
+        finish = _text(choice.get("finish_reason"), "choices[0].finish_reason")
+        if finish:
+            self.finish_reason = finish
+            return True
+        return False
+
+    def result(self, usage: Any) -> ModelOutput:
+        analysis = "".join(self.analysis)
+        calls = [ToolCall(id=c["id"] or f"call_{i}", name=c["name"], arguments="".join(c["arguments"]))
+                 for i, c in sorted(self.calls.items())]
+        parsed = _usage(usage, analysis)
+        if not parsed.completion_tokens:
+            parsed.completion_tokens = self.chunks
+        return ModelOutput(analysis=analysis, final="".join(self.final) or None, tool_calls=calls,
+                           finish_reason=self.finish_reason, usage=parsed)
 
 
 class ChatCompletionsClient(ModelClient):
@@ -383,70 +657,40 @@ class ChatCompletionsClient(ModelClient):
         if tools:
             body["tools"] = tools
         if self.stream:
-            return await self._generate_streamed(body)
-        data = await self._post("/chat/completions", body)
-        try:
-            choice = data["choices"][0]
-            msg = choice.get("message") or {}
-        except (KeyError, IndexError, TypeError):
-            return _malformed(f"no choices in response: {json.dumps(data)[:300]}")
-        analysis = msg.get("reasoning") or msg.get("reasoning_content") or ""
-        calls = []
-        for i, call in enumerate(msg.get("tool_calls") or []):
-            fn = call.get("function") or {}
-            calls.append(ToolCall(id=call.get("id") or f"call_{i}", name=fn.get("name", ""),
-                                  arguments=fn.get("arguments") or ""))
-        content = msg.get("content")
-        return ModelOutput(analysis=analysis, final=content if content else None, tool_calls=calls,
-                           finish_reason=choice.get("finish_reason"),
-                           usage=harmony.usage_with_reasoning(data.get("usage"), analysis))
+            body = {**body, "stream": True, "stream_options": {"include_usage": True}}
+            return await self._stream("/chat/completions", body, _ChatStream)
+        return await self._post("/chat/completions", body, self._parse)
+
+    @staticmethod
+    def _parse(data: dict[str, Any]) -> ModelOutput:
+        choice = _first_choice(data)
+        msg = _obj(choice.get("message"), "choices[0].message")
+        analysis = _text(msg.get("reasoning"), "message.reasoning") or _text(msg.get("reasoning_content"),
+                                                                              "message.reasoning_content")
+        calls = [_tool_call(call, i, f"message.tool_calls[{i}]")
+                 for i, call in enumerate(_list(msg.get("tool_calls"), "message.tool_calls"))]
+        content = _text(msg.get("content"), "message.content")
+        return ModelOutput(analysis=analysis, final=content or None, tool_calls=calls,
+                           finish_reason=_text(choice.get("finish_reason"), "choices[0].finish_reason") or None,
+                           usage=_usage(data.get("usage"), analysis))
 
 
-    async def _generate_streamed(self, body: dict[str, Any]) -> ModelOutput:
-        body = {**body, "stream": True, "stream_options": {"include_usage": True}}
-        state: dict[str, Any] = {}
+class _ResponsesStream(StreamReader):
+    def __init__(self) -> None:
+        self.response: dict[str, Any] | None = None
 
-        def on_chunk(chunk: dict[str, Any], timer: StreamTimer) -> bool:
-            choices = chunk.get("choices") or []
-            if not choices:
-                return False
-            choice = choices[0]
-            delta = choice.get("delta") or {}
-            got = False
-            reasoning = delta.get("reasoning") or delta.get("reasoning_content")
-            if reasoning:
-                state.setdefault("analysis", []).append(reasoning)
-                got = True
-            if delta.get("content"):
-                state.setdefault("final", []).append(delta["content"])
-                got = True
-            for call in delta.get("tool_calls") or []:
-                slot = state.setdefault("calls", {}).setdefault(call.get("index", 0), {"id": None, "name": "",
-                                                                                        "arguments": []})
-                slot["id"] = slot["id"] or call.get("id")
-                fn = call.get("function") or {}
-                slot["name"] += fn.get("name") or ""
-                if fn.get("arguments"):
-                    slot["arguments"].append(fn["arguments"])
-                got = True
-            if got:
-                timer.tick()
-            if choice.get("finish_reason"):
-                state["finish_reason"] = choice["finish_reason"]
-                return True
-            return False
+    def feed(self, event: dict[str, Any], timer: StreamTimer) -> bool:
+        kind = _text(event.get("type"), "event type")
+        if kind.endswith(".delta"):
+            timer.tick()
+        elif kind in ("response.completed", "response.incomplete", "response.failed"):
+            self.response = _obj(event.get("response"), f"{kind} response")
+            return True
+        return False
 
-        timer, usage_chunk = await self._stream("/chat/completions", body, on_chunk)
-        analysis = "".join(state.get("analysis", []))
-        final = "".join(state.get("final", []))
-        calls = [ToolCall(id=c["id"] or f"call_{i}", name=c["name"], arguments="".join(c["arguments"]))
-                 for i, c in sorted(state.get("calls", {}).items())]
-        usage = harmony.usage_with_reasoning(usage_chunk.get("usage"), analysis)
-        if not usage.completion_tokens:
-            usage.completion_tokens = timer.chunks
-        out = ModelOutput(analysis=analysis, final=final or None, tool_calls=calls,
-                          finish_reason=state.get("finish_reason"), usage=usage)
-        return self._timed(out, timer)
+    def result(self, usage: Any) -> ModelOutput:
+        assert self.response is not None  # feed() saw the final event
+        return ResponsesClient._parse(self.response)
 
 
 class ResponsesClient(ModelClient):
@@ -474,6 +718,10 @@ class ResponsesClient(ModelClient):
                               "output": m["content"]})
         return instructions, items
 
+    def _canary(self) -> tuple[str, dict[str, Any]]:
+        return "/responses", {"model": self.model, "input": [{"role": "user", "content": CANARY_TEXT}],
+                              "max_output_tokens": 1, "store": False}
+
     async def _generate(self, messages, *, effort, sampling, seed, tools):
         instructions, items = self._to_input(messages)
         body = {"model": self.model, "input": items, "reasoning": {"effort": effort}, "store": False,
@@ -483,44 +731,86 @@ class ResponsesClient(ModelClient):
         if tools:
             body["tools"] = [{"type": "function", **t.get("function", t)} for t in tools]
         if self.stream:
-            final_event: dict[str, Any] = {}
-
-            def on_event(event: dict[str, Any], timer: StreamTimer) -> bool:
-                kind = event.get("type") or ""
-                if kind.endswith(".delta"):
-                    timer.tick()
-                elif kind in ("response.completed", "response.incomplete", "response.failed"):
-                    final_event.update(event.get("response") or {})
-                    return True
-                return False
-
-            timer, _ = await self._stream("/responses", {**body, "stream": True}, on_event)
-            return self._timed(self._parse(final_event), timer)
-        return self._parse(await self._post("/responses", body))
+            return await self._stream("/responses", {**body, "stream": True}, _ResponsesStream)
+        return await self._post("/responses", body, self._parse)
 
     @staticmethod
     def _parse(data: dict[str, Any]) -> ModelOutput:
-        if not isinstance(data.get("output"), list):
-            return _malformed(f"no output items in response: {json.dumps(data)[:300]}")
+        output = data.get("output")
+        if not isinstance(output, list):
+            raise WrongShape(f"output is {_json_kind(output)}, not a list of output items")
         analysis, finals, calls = [], [], []
-        for item in data["output"]:
+        for i, item in enumerate(output):
+            item = _obj(item, f"output[{i}]")
             kind = item.get("type")
             if kind == "reasoning":
-                analysis += [c.get("text", "") for c in item.get("content") or []]
+                analysis += [_text(_obj(c, f"output[{i}].content[]").get("text"), f"output[{i}].content[].text")
+                             for c in _list(item.get("content"), f"output[{i}].content")]
             elif kind == "message":
-                finals += [c.get("text", "") for c in item.get("content") or [] if c.get("type") == "output_text"]
+                content = item.get("content")
+                if not isinstance(content, list):
+                    raise WrongShape(f"output[{i}].content is {_json_kind(content)}, not a list of parts")
+                for c in content:
+                    c = _obj(c, f"output[{i}].content[]")
+                    if c.get("type") == "output_text":
+                        finals.append(_text(c.get("text"), f"output[{i}].content[].text"))
             elif kind == "function_call":
-                calls.append(ToolCall(id=item.get("call_id") or item.get("id") or f"call_{len(calls)}",
-                                      name=item.get("name", ""), arguments=item.get("arguments") or ""))
-        incomplete = (data.get("incomplete_details") or {}).get("reason")
+                calls.append(ToolCall(id=_text(item.get("call_id"), f"output[{i}].call_id")
+                                      or _text(item.get("id"), f"output[{i}].id") or f"call_{len(calls)}",
+                                      name=_text(item.get("name"), f"output[{i}].name"),
+                                      arguments=_text(item.get("arguments"), f"output[{i}].arguments")))
+        details = data.get("incomplete_details")
+        incomplete = _obj(details, "incomplete_details").get("reason") if details is not None else None
         finish = "length" if data.get("status") == "incomplete" and incomplete in ("max_output_tokens", "length") \
             else ("tool_calls" if calls else "stop")
         text = "\n".join(analysis)
-        usage = harmony.usage_with_reasoning(data.get("usage"), text)
+        usage = _usage(data.get("usage"), text)
         final = "\n".join(finals)
         if not usage.completion_tokens:  # some vLLM versions report zeros here; count what we got
             usage.completion_tokens = harmony.count_tokens(text) + harmony.count_tokens(final)
         return ModelOutput(analysis=text, final=final or None, tool_calls=calls, finish_reason=finish, usage=usage)
+
+
+class _CompletionsStream(StreamReader):
+    def __init__(self, prompt_len: int) -> None:
+        self.prompt_len = prompt_len
+        self.ids: list[int] = []
+        self.text: list[str] = []
+        self.has_ids = False
+        self.finish_reason: str | None = None
+        self.chunks = 0
+
+    def feed(self, event: dict[str, Any], timer: StreamTimer) -> bool:
+        choices = _list(event.get("choices"), "choices")
+        if not choices:
+            return False
+        choice = _obj(choices[0], "choices[0]")
+        ids = _token_ids(choice.get("token_ids"), "choices[0].token_ids")
+        if ids:
+            self.ids.extend(ids)
+            self.has_ids = True
+        text = _text(choice.get("text"), "choices[0].text")
+        if text:
+            self.text.append(text)
+        if ids or text:
+            timer.tick()
+            self.chunks += 1
+        finish = _text(choice.get("finish_reason"), "choices[0].finish_reason")
+        if finish:
+            self.finish_reason = finish
+            return True
+        return False
+
+    def result(self, usage: Any) -> ModelOutput:
+        out = harmony.parse_completion_tokens(self.ids) if self.has_ids else \
+            harmony.output_from_text("".join(self.text))
+        out.finish_reason = self.finish_reason
+        out.usage = _usage(usage, out.analysis)
+        if not out.usage.prompt_tokens:
+            out.usage.prompt_tokens = self.prompt_len
+        if not out.usage.completion_tokens:
+            out.usage.completion_tokens = len(self.ids) or self.chunks
+        return out
 
 
 class HarmonyCompletionsClient(ModelClient):
@@ -530,6 +820,11 @@ class HarmonyCompletionsClient(ModelClient):
         super().__init__(*args, **kwargs)
         self.python_tool = python_tool
         self._stop = harmony.stop_token_ids()
+
+    def _canary(self) -> tuple[str, dict[str, Any]]:
+        prompt = harmony.render_prompt([{"role": "user", "content": CANARY_TEXT}], "low", start_date=self.start_date)
+        return "/completions", {"model": self.model, "prompt": prompt, "max_tokens": 1,
+                                "stop_token_ids": self._stop, "skip_special_tokens": False}
 
     async def _generate(self, messages, *, effort, sampling, seed, tools):
         prompt = harmony.render_prompt(messages, effort, tools=tools, start_date=self.start_date,
@@ -542,56 +837,23 @@ class HarmonyCompletionsClient(ModelClient):
                 raise ValueError("the harmony transport needs sampling.max_tokens or model.max_model_len")
             body["max_tokens"] = max(1, self.max_model_len - len(prompt))
         if self.stream:
-            return await self._generate_streamed(body, prompt)
-        data = await self._post("/completions", body)
-        try:
-            choice = data["choices"][0]
-        except (KeyError, IndexError, TypeError):
-            return _malformed(f"no choices in response: {json.dumps(data)[:300]}")
-        tokens = choice.get("token_ids")
+            body = {**body, "stream": True, "stream_options": {"include_usage": True}}
+            return await self._stream("/completions", body, lambda: _CompletionsStream(len(prompt)))
+        return await self._post("/completions", body, lambda data: self._parse(data, len(prompt)))
+
+    @staticmethod
+    def _parse(data: dict[str, Any], prompt_len: int) -> ModelOutput:
+        choice = _first_choice(data)
+        tokens = _token_ids(choice.get("token_ids"), "choices[0].token_ids")
         if tokens:
-            out = harmony.parse_completion_tokens(list(tokens))
+            out = harmony.parse_completion_tokens(tokens)
         else:
-            out = harmony.output_from_text(choice.get("text") or "")
-        out.finish_reason = choice.get("finish_reason")
-        out.usage = harmony.usage_with_reasoning(data.get("usage"), out.analysis)
+            out = harmony.output_from_text(_text(choice.get("text"), "choices[0].text"))
+        out.finish_reason = _text(choice.get("finish_reason"), "choices[0].finish_reason") or None
+        out.usage = _usage(data.get("usage"), out.analysis)
         if not out.usage.prompt_tokens:
-            out.usage.prompt_tokens = len(prompt)
+            out.usage.prompt_tokens = prompt_len
         return out
-
-
-    async def _generate_streamed(self, body: dict[str, Any], prompt: list[int]) -> ModelOutput:
-        body = {**body, "stream": True, "stream_options": {"include_usage": True}}
-        state: dict[str, Any] = {"ids": [], "text": [], "finish_reason": None, "has_ids": False}
-
-        def on_chunk(chunk: dict[str, Any], timer: StreamTimer) -> bool:
-            choices = chunk.get("choices") or []
-            if not choices:
-                return False
-            choice = choices[0]
-            ids = choice.get("token_ids")
-            if ids:
-                state["ids"].extend(ids)
-                state["has_ids"] = True
-            if choice.get("text"):
-                state["text"].append(choice["text"])
-            if ids or choice.get("text"):
-                timer.tick()
-            if choice.get("finish_reason"):
-                state["finish_reason"] = choice["finish_reason"]
-                return True
-            return False
-
-        timer, usage_chunk = await self._stream("/completions", body, on_chunk)
-        out = harmony.parse_completion_tokens(state["ids"]) if state["has_ids"] else \
-            harmony.output_from_text("".join(state["text"]))
-        out.finish_reason = state["finish_reason"]
-        out.usage = harmony.usage_with_reasoning(usage_chunk.get("usage"), out.analysis)
-        if not out.usage.prompt_tokens:
-            out.usage.prompt_tokens = len(prompt)
-        if not out.usage.completion_tokens:
-            out.usage.completion_tokens = len(state["ids"]) or timer.chunks
-        return self._timed(out, timer)
 
 
 TRANSPORTS: dict[str, type[ModelClient]] = {

@@ -98,7 +98,8 @@ def test_an_endpoint_that_never_answers_ends_after_bounded_retries(scripted_serv
     server = scripted_server({"default": {**REPLY, "hang": True}})
     with pytest.raises(ServerUnavailable, match="after 1 retries"):
         _generate(server.base_url, "chat", True, timeout_s=0.5, max_retries=1)
-    assert len(server.requests()) == 2
+    tries = [r for r in server.requests() if r["user"] == MSG[0]["content"]]
+    assert len(tries) == 2 and len(server.requests()) == 3  # 1 + 1 retry, then one liveness probe (silent too)
 
 
 def test_request_failed_is_not_raised_when_the_server_is_gone(tmp_path):

@@ -2,7 +2,8 @@
 
 It answers ``/v1/chat/completions``, ``/v1/responses`` and ``/v1/completions`` (Harmony token ids in and out)
 from a script, and can inject faults: HTTP errors at a rate, latency, a fixed capacity of concurrent slots,
-truncation, garbage, and dying after N requests. Every request is logged as one JSON line.
+truncation, garbage, replies of the wrong JSON shape, slow drips, requests that hang, and dying after N requests.
+Every request is logged as one JSON line.
 
 Script (JSON)::
 
@@ -11,16 +12,29 @@ Script (JSON)::
                 "kind": "chat" | "responses" | "completions" (optional: only that endpoint),
                 "reply": {"analysis": "...", "final": "...", "tool_calls": [{"name", "arguments"}],
                           "finish_reason": "stop" | "length", "garbage": false,
-                          "raw_text": "Harmony completion text (completions only; replaces the above)"}}],
+                          "raw_text": "Harmony completion text (completions only; replaces the above)",
+                          "wrong_shapes": ["choices_not_a_list", ...], "drip_s": 0.0, "hang": false}}],
      "default": {"analysis": "...", "final": "..."},
      "faults": {"error_rate": 0.0, "error_status": 500, "latency_s": 0.0, "capacity": 0,
                 "die_after": null, "seed": 0,
-                "token_delay_s": 0.0, "cut_rate": 0.0, "cut_after_chunks": 3}}
+                "token_delay_s": 0.0, "cut_rate": 0.0, "cut_after_chunks": 3,
+                "timeout_rate": 0.0, "hang_s": 3600}}
 
 Streaming (``"stream": true`` in the request; chat, completions and responses): one event per token, the
 first after ``latency_s``, then one every ``token_delay_s``; ``stream_options.include_usage`` adds the usage
 chunk. Stream faults: ``cut_rate`` (a fraction of streams is cut after ``cut_after_chunks`` events by closing
 the connection), a reply's own ``"cut_after": N`` (always cut there) and ``"hang": true`` (never answer).
+
+More faults: ``timeout_rate`` (a fraction of requests, drawn after ``error_rate``, is held for ``hang_s`` seconds:
+longer than any client timeout); a reply's ``"drip_s": S`` sends its bytes (the JSON body, or every stream event)
+one at a time, S seconds apart; a reply's ``"wrong_shapes": [name, ...]`` answers in the wrong JSON shape, the
+next name of the list on each request it serves (rotating), streamed or not. The names (``WRONG_SHAPES``) mean,
+for chat / completions / responses: ``not_an_object`` (the body or event is a JSON list), ``choices_not_a_list``
+(``choices`` / ``output`` is a string), ``choice_not_an_object`` (their items are a string and a number),
+``message_null`` (the message / delta, the choice, the message item is null), ``message_a_list`` (it is a list;
+responses: the message content is a string), ``usage_not_an_object`` (a string), ``tool_calls_not_a_list``
+(tool_calls is an object; ``token_ids`` a string; function-call arguments an object), ``content_not_text``
+(content is a number; ``token_ids`` hold a float and a string; output_text is a number).
 
 Run: ``python -m tests.support.scripted_server --script S.json --port P [--log requests.jsonl]``
 """
@@ -47,7 +61,7 @@ class Script:
         self.default = data.get("default", {"analysis": "Thinking.", "final": "\\boxed{0}"})
         self.faults = {"error_rate": 0.0, "error_status": 500, "latency_s": 0.0, "capacity": 0,
                        "die_after": None, "seed": 0, "token_delay_s": 0.0, "cut_rate": 0.0,
-                       "cut_after_chunks": 3} | data.get("faults", {})
+                       "cut_after_chunks": 3, "timeout_rate": 0.0, "hang_s": 3600.0} | data.get("faults", {})
 
     def reply(self, user_text: str, effort: str | None, kind: str = "chat", prompt: str = "") -> dict[str, Any]:
         for rule in self.rules:
@@ -65,6 +79,7 @@ class ScriptedServer:
         cap = int(script.faults["capacity"] or 0)
         self.slots = asyncio.Semaphore(cap) if cap > 0 else None
         self.requests = 0
+        self.shape_turn = 0  # which of a reply's wrong_shapes the next request gets
         self._enc = None
 
     @property
@@ -95,15 +110,22 @@ class ScriptedServer:
                                        "max_tokens": body.get("max_tokens", body.get("max_output_tokens"))}) + "\n")
         if faults["error_rate"] and self.rng.random() < float(faults["error_rate"]):
             return web.Response(status=int(faults["error_status"]), text="injected failure")
+        if faults["timeout_rate"] and self.rng.random() < float(faults["timeout_rate"]):
+            await asyncio.sleep(float(faults["hang_s"]))  # past the client's timeout: it gives up first
+            return web.Response(status=504, text="held past the client's timeout")
         prompt = self._prompt_text(kind, body) if self.script.needs_prompt else ""
         reply = self.script.reply(user_text, effort, kind, prompt)
         if reply.get("hang"):
             await asyncio.sleep(3600)
+        shape = None
+        if reply.get("wrong_shapes"):
+            shape = reply["wrong_shapes"][self.shape_turn % len(reply["wrong_shapes"])]
+            self.shape_turn += 1
         if body.get("stream") and not reply.get("garbage"):
             if self.slots is not None:
                 async with self.slots:
-                    return await self._stream(request, kind, reply, body)
-            return await self._stream(request, kind, reply, body)
+                    return await self._stream(request, kind, reply, body, shape)
+            return await self._stream(request, kind, reply, body, shape)
         if self.slots is not None:
             async with self.slots:
                 await self._delay(reply, whole=True)
@@ -111,10 +133,26 @@ class ScriptedServer:
             await self._delay(reply, whole=True)
         if reply.get("garbage"):
             return web.Response(status=200, text="<html>not json", content_type="text/html")
-        return web.json_response(getattr(self, f"_{kind}")(reply, body))
+        data = getattr(self, f"_{kind}")(reply, body)
+        if shape is not None:
+            data = wrong_shape(shape, kind, data)
+        if reply.get("drip_s"):
+            return await self._drip(request, json.dumps(data).encode(), "application/json", float(reply["drip_s"]))
+        return web.json_response(data)
+
+    async def _drip(self, request: web.Request, payload: bytes, content_type: str,
+                    drip_s: float) -> web.StreamResponse:
+        """Headers at once, then the body one byte every ``drip_s`` seconds."""
+        resp = web.StreamResponse(headers={"Content-Type": content_type})
+        await resp.prepare(request)
+        for i in range(len(payload)):
+            await resp.write(payload[i:i + 1])
+            await asyncio.sleep(drip_s)
+        await resp.write_eof()
+        return resp
 
     async def _stream(self, request: web.Request, kind: str, reply: dict[str, Any],
-                      body: dict[str, Any]) -> web.StreamResponse:
+                      body: dict[str, Any], shape: str | None = None) -> web.StreamResponse:
         faults = self.script.faults
         cut_at = reply.get("cut_after")
         if cut_at is None and faults["cut_rate"] and self.rng.random() < float(faults["cut_rate"]):
@@ -123,6 +161,7 @@ class ScriptedServer:
         await resp.prepare(request)
         await self._delay(reply)
         delay = float(reply.get("token_delay_s", faults["token_delay_s"]) or 0)
+        drip_s = float(reply.get("drip_s") or 0)
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
         sent = tokens = 0
         loop = asyncio.get_running_loop()
@@ -137,7 +176,15 @@ class ScriptedServer:
                 if wait > 0:
                     await asyncio.sleep(wait)
                 tokens += 1
-            await resp.write(event if isinstance(event, bytes) else b"data: " + json.dumps(event).encode() + b"\n\n")
+            if not isinstance(event, bytes):
+                event = b"data: " + json.dumps(event if shape is None else wrong_shape(shape, kind, event)).encode() \
+                    + b"\n\n"
+            if drip_s:
+                for i in range(len(event)):
+                    await resp.write(event[i:i + 1])
+                    await asyncio.sleep(drip_s)
+            else:
+                await resp.write(event)
             sent += 1
         await resp.write_eof()
         return resp
@@ -290,6 +337,75 @@ class ScriptedServer:
                 "usage": {"input_tokens": usage["prompt_tokens"], "output_tokens": usage["completion_tokens"],
                           "output_tokens_details": {"reasoning_tokens": usage["completion_tokens_details"][
                               "reasoning_tokens"]}}}
+
+
+WRONG_SHAPES = ("not_an_object", "choices_not_a_list", "choice_not_an_object", "message_null", "message_a_list",
+                "usage_not_an_object", "tool_calls_not_a_list", "content_not_text")
+
+
+def wrong_shape(name: str, kind: str, data: dict[str, Any]) -> Any:
+    """``data`` (a whole reply or one stream event of endpoint ``kind``) bent into the shape ``name``."""
+    if name not in WRONG_SHAPES:
+        raise ValueError(f"unknown wrong shape {name!r}; choose from {WRONG_SHAPES}")
+    data = json.loads(json.dumps(data))  # a copy: the reply is reused
+    if name == "not_an_object":
+        return [data]
+    if kind == "responses":
+        response = data.get("response") if "type" in data else data  # a stream event, or the whole reply
+        if isinstance(response, dict):
+            _wrong_response(name, response)
+        return data
+    if name == "choices_not_a_list":
+        data["choices"] = "choices"
+    elif name == "choice_not_an_object":
+        data["choices"] = ["choice", 7]
+    elif name == "usage_not_an_object":
+        if "usage" in data:
+            data["usage"] = "lots"
+    elif data.get("choices"):
+        choice = data["choices"][0]
+        if kind == "chat":
+            part = "message" if "message" in choice else "delta"
+            if name == "message_null":
+                choice[part] = None
+            elif name == "message_a_list":
+                choice[part] = [choice[part]]
+            elif name == "tool_calls_not_a_list":
+                choice[part]["tool_calls"] = {"id": "call_0", "function": {"name": "f", "arguments": "{}"}}
+            elif name == "content_not_text":
+                choice[part]["content"] = 42
+        elif name == "message_null":
+            data["choices"] = [None]
+        elif name == "message_a_list":
+            data["choices"] = [[choice]]
+        elif name == "tool_calls_not_a_list":
+            choice["token_ids"] = "1 2 3"
+        elif name == "content_not_text":
+            choice["token_ids"], choice["text"] = [1.5, "x"], 42
+    return data
+
+
+def _wrong_response(name: str, response: dict[str, Any]) -> None:
+    output = response.get("output") if isinstance(response.get("output"), list) else []
+    message = next((i for i in output if i.get("type") == "message"), None)
+    if message is None:
+        message = {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": ""}]}
+        output.append(message)
+    if name == "choices_not_a_list":
+        response["output"] = "output"
+    elif name == "choice_not_an_object":
+        response["output"] = ["item", 7]
+    elif name == "message_null":
+        response["output"] = [None if i is message else i for i in output]
+    elif name == "message_a_list":
+        message["content"] = "text"
+    elif name == "usage_not_an_object":
+        response["usage"] = "lots"
+    elif name == "tool_calls_not_a_list":
+        response["output"] = [*output, {"type": "function_call", "call_id": "call_0", "name": "f",
+                                        "arguments": {"x": 1}}]
+    elif name == "content_not_text":
+        message["content"] = [{"type": "output_text", "text": 42}]
 
 
 def build_app(server: ScriptedServer, version: str = "scripted-0") -> web.Application:
