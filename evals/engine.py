@@ -121,10 +121,13 @@ ProgressHook = Callable[[RunStats], None]
 
 
 async def run_attempts(task: Task, samples: list[Sample], client: ModelClient, store: RunStore, spec: RunSpec,
-                       on_progress: ProgressHook | None = None) -> RunStats:
-    """Generate and grade every missing sample x repeat of ``spec``; append each to ``store`` at once."""
-    done = store.attempts()
-    grades = store.grades()
+                       on_progress: ProgressHook | None = None,
+                       stored: tuple[dict[str, Attempt], dict[str, Grade]] | None = None) -> RunStats:
+    """Generate and grade every missing sample x repeat of ``spec``; append each to ``store`` at once.
+
+    ``stored``: the store's attempts and grades when the caller has read them already.
+    """
+    done, grades = stored if stored is not None else (store.attempts(), store.grades())
     stats = RunStats(total=len(samples) * spec.repeats)
     for key, att in done.items():
         if att.repeat < spec.repeats:

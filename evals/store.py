@@ -35,6 +35,11 @@ def read_jsonl(path: Path, strict: bool = True) -> Iterator[dict[str, Any]]:
     does not silently regenerate or overwrite anything. Readers that write nothing (reports) pass
     ``strict=False`` to skip such lines instead.
     """
+    for _, record in _numbered_jsonl(path, strict):
+        yield record
+
+
+def _numbered_jsonl(path: Path, strict: bool) -> Iterator[tuple[int, Any]]:
     if not path.exists():
         return
     with open(path, "rb") as fh:
@@ -48,9 +53,26 @@ def read_jsonl(path: Path, strict: bool = True) -> Iterator[dict[str, Any]]:
             if not raw.strip():
                 continue
             try:
-                yield json.loads(raw)
-            except json.JSONDecodeError:
+                record = json.loads(raw)
+            except ValueError:  # JSONDecodeError, or UnicodeDecodeError for bytes such as NULs
                 pending = (number, raw)  # fine only if it turns out to be the last line
+                continue
+            yield number, record
+
+
+def _records(path: Path, strict: bool, build: Any, what: str) -> dict[str, Any]:
+    """``build(line)`` of every line by key; a JSON line that is not a record is damage too (or skipped)."""
+    out: dict[str, Any] = {}
+    for number, d in _numbered_jsonl(path, strict):
+        try:
+            record = build(d)
+        except (TypeError, KeyError, ValueError) as exc:
+            if not strict:
+                continue
+            raise StoreError(f"{path}:{number} is not {what} ({type(exc).__name__}: {exc}); the store is damaged: "
+                             f"repair or delete that line, then rerun") from exc
+        out[record.key] = record
+    return out
 
 
 def _last_line_start(fh: Any, end: int) -> int:
@@ -80,7 +102,7 @@ def _drop_torn_tail(path: Path) -> int:
             try:
                 json.loads(fh.read(size - start))
                 return 0
-            except json.JSONDecodeError:
+            except ValueError:  # not JSON (NUL bytes included: a UnicodeDecodeError)
                 pass
         fh.truncate(start)
         return size - start
@@ -103,8 +125,8 @@ class RunStore:
         if not self.manifest_path.exists():
             return None
         try:
-            return json.loads(self.manifest_path.read_text())
-        except json.JSONDecodeError as exc:
+            return json.loads(self.manifest_path.read_bytes())
+        except ValueError as exc:  # not JSON, or not text at all
             raise StoreError(f"{self.manifest_path} is not valid JSON ({exc}); move it aside to start over") from exc
 
     def write_manifest(self, manifest: dict[str, Any]) -> None:
@@ -113,13 +135,20 @@ class RunStore:
         tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str))
         tmp.replace(self.manifest_path)
 
-    def begin(self, manifest: dict[str, Any]) -> dict[str, Any]:
-        """Open the store for a (new or resumed) session; refuse to mix different settings in one store."""
+    def refuse_other_settings(self, settings_hash: str) -> dict[str, Any] | None:
+        """The stored manifest, unless the store holds a run with other settings (StoreError: never mixed)."""
         old = self.read_manifest()
-        if old and old.get("settings_hash") != manifest["settings_hash"]:
+        if old is not None and not isinstance(old, dict):
+            raise StoreError(f"{self.manifest_path} is not a run manifest (a JSON object); move it aside to start over")
+        if old and old.get("settings_hash") != settings_hash:
             raise StoreError(
                 f"{self.root} holds a run with other settings (settings hash {old.get('settings_hash')} != "
-                f"{manifest['settings_hash']}); use another output directory (e.g. tag=...) or delete it")
+                f"{settings_hash}); use another output directory (e.g. tag=...) or delete it")
+        return old
+
+    def begin(self, manifest: dict[str, Any]) -> dict[str, Any]:
+        """Open the store for a (new or resumed) session; refuse to mix different settings in one store."""
+        old = self.refuse_other_settings(manifest["settings_hash"])
         merged = dict(old or manifest)
         merged.update({k: v for k, v in manifest.items() if k != "sessions"})
         merged.setdefault("sessions", [])
@@ -134,10 +163,10 @@ class RunStore:
     # -- records ------------------------------------------------------------------------------
     def attempts(self, strict: bool = True) -> dict[str, Attempt]:
         """Stored attempts by key (a later line for the same key wins)."""
-        return {d["key"]: Attempt.from_dict(d) for d in read_jsonl(self.attempts_path, strict)}
+        return _records(self.attempts_path, strict, lambda d: Attempt.from_dict(d), "a stored attempt")
 
     def grades(self, strict: bool = True) -> dict[str, Grade]:
-        return {d["key"]: Grade(**d) for d in read_jsonl(self.grades_path, strict)}
+        return _records(self.grades_path, strict, lambda d: Grade(**d), "a stored grade")
 
     def open_for_append(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)

@@ -20,10 +20,14 @@ class SharedServer(Callback):
         self._servers: contextlib.ExitStack | None = None
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        from runners.cli import register_resolvers
+        from runners.cli import UserError, register_resolvers, validate
 
         register_resolvers()
         if config.get("action", "run") != "run" or config.server.mode != "spawn":
+            return
+        try:
+            validate(config)
+        except UserError:  # no server for a sweep whose jobs will refuse their config (with one line each)
             return
         sweep_dir = Path(config.hydra.sweep.dir)
         log.info("starting the sweep's vLLM server(s) (log: %s)", sweep_dir / "server*.log")

@@ -10,9 +10,12 @@ Examples:
 from __future__ import annotations
 
 import asyncio
+import difflib
 import errno
 import logging
+import os
 import platform
+import re
 import sys
 import time
 from importlib import metadata
@@ -21,8 +24,10 @@ from typing import Any
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import HydraException, InstantiationException, MissingConfigException
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf.errors import InterpolationResolutionError, OmegaConfBaseException
 
 from evals.balancer import BalancedClient
 from evals.clients import RequestRejected, Sampling, ServerUnavailable
@@ -83,21 +88,119 @@ def register_resolvers() -> None:
         OmegaConf.register_new_resolver("repo_file", lambda rel: str(Path(__file__).resolve().parents[1] / rel))
 
 
-_NUMBERS = {"concurrency": (int, 1), "seed": (int, None), "repeats": (int, 1), "sampling.temperature": (float, 0),
-            "sampling.top_p": (float, 0), "sampling.max_tokens": (int, 1), "client.timeout_s": (float, 0),
-            "client.max_retries": (int, 0), "client.retry_wait_s": (float, 0)}
+class _Rule:
+    """What a config value must be: a number (integer or not, with bounds), a boolean, a list or a mapping."""
+
+    def __init__(self, kind: type, low: float | None = None, high: float | None = None, *, above: bool = False,
+                 nullable: bool = False) -> None:
+        self.kind, self.low, self.high, self.above, self.nullable = kind, low, high, above, nullable
+
+    def ok(self, value: Any) -> bool:
+        if value is None:
+            return self.nullable
+        if self.kind is bool:
+            return isinstance(value, bool)
+        if self.kind is list:
+            return isinstance(value, list | ListConfig)
+        if self.kind is dict:
+            return isinstance(value, dict | DictConfig)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return False
+        if self.kind is int and not float(value).is_integer():
+            return False
+        if self.low is not None and (value <= self.low if self.above else value < self.low):
+            return False
+        return self.high is None or value <= self.high
+
+    def expected(self) -> str:
+        if self.kind is bool:
+            return "true or false"
+        if self.kind is list:
+            return "a list, e.g. [a,b]"
+        if self.kind is dict:
+            return "a mapping, e.g. {KEY: value}"
+        text = "an integer" if self.kind is int else "a number"
+        if self.low is not None and self.high is not None:
+            text += f" {'>' if self.above else '>='} {self.low:g} and <= {self.high:g}"
+        elif self.low is not None:
+            text += f" {'>' if self.above else '>='} {self.low:g}"
+        return text + (" (or null)" if self.nullable else "")
+
+
+# Values that reach a server, the engine or a launcher. A key the chosen config does not have is skipped
+# (server.replicas exists only with server=spawn); suite-specific keys are checked where every suite agrees.
+_RULES: dict[str, _Rule] = {
+    "concurrency": _Rule(int, 1), "seed": _Rule(int), "repeats": _Rule(int, 1, nullable=True),
+    "sampling.temperature": _Rule(float, 0), "sampling.top_p": _Rule(float, 0, 1, above=True),
+    "sampling.max_tokens": _Rule(int, 1, nullable=True),
+    "client.timeout_s": _Rule(float, 0), "client.read_timeout_s": _Rule(float, 0, above=True, nullable=True),
+    "client.max_retries": _Rule(int, 0), "client.retry_wait_s": _Rule(float, 0),
+    "client.down_after": _Rule(int, 1), "client.probe_interval_s": _Rule(float, 0), "client.stream": _Rule(bool),
+    "progress": _Rule(bool), "shard.index": _Rule(int, 0), "shard.count": _Rule(int, 1),
+    "model.max_model_len": _Rule(int, 1, nullable=True), "model.tensor_parallel_size": _Rule(int, 1, nullable=True),
+    "server.port": _Rule(int, 0, 65535), "server.replicas": _Rule(int, 1),
+    "server.gpu_memory_utilization": _Rule(float, 0, 1, above=True, nullable=True),
+    "server.ready_timeout_s": _Rule(float, 0, above=True), "server.enforce_eager": _Rule(bool),
+    "server.extra_args": _Rule(list), "server.env": _Rule(dict), "server.replica_env": _Rule(list),
+    "suite.limit": _Rule(int, 1, nullable=True), "suite.repeats": _Rule(int, 1, nullable=True),
+}
+_ABSENT = object()
 
 
 def validate(cfg: DictConfig) -> None:
-    """Numbers that reach a server or the engine must be numbers: one clear line instead of a traceback."""
-    for key, (kind, low) in _NUMBERS.items():
-        value = OmegaConf.select(cfg, key)
-        if value is None and key in ("repeats", "sampling.max_tokens"):
-            continue
-        ok = isinstance(value, int | float) and not isinstance(value, bool) and (kind is float or float(value).is_integer())
-        if not ok or (low is not None and value < low):
-            bound = f" >= {low}" if low is not None else ""
-            raise UserError(f"{key}={value!r} is not valid: expected {'an integer' if kind is int else 'a number'}{bound}")
+    """Values that reach a server, the engine or a launcher must have their type: one clear line, not a traceback."""
+    for key, rule in _RULES.items():
+        value = OmegaConf.select(cfg, key, default=_ABSENT)
+        if value is not _ABSENT and not rule.ok(value):
+            raise UserError(f"{key}={value!r} is not valid: expected {rule.expected()}")
+    if cfg.shard.index >= cfg.shard.count:
+        raise UserError(f"shard.index={cfg.shard.index} is not valid: expected an integer < "
+                        f"shard.count={cfg.shard.count}")
+    if cfg.action not in ("run", "regrade", "report"):
+        raise UserError(f"action={cfg.action!r} is not valid: expected run, regrade or report")
+    mode = cfg.server.get("mode")
+    if mode not in ("spawn", "attach"):
+        raise UserError(f"server.mode={mode!r} is not valid: expected spawn or attach (server=spawn|attach)")
+    if mode == "attach" and not cfg.server.get("base_url"):
+        raise UserError("server=attach needs server.base_url (one URL, a list, or comma-separated)")
+
+
+def config_error_line(exc: Exception) -> str:
+    """Hydra's and OmegaConf's multi-line config errors as one line (with a close match for a typo'd key)."""
+    cause = exc.__cause__ if isinstance(exc.__cause__, OmegaConfBaseException) else exc
+    text = str(exc)
+    if isinstance(exc, MissingConfigException) and "Available options in" in text:
+        head, options = text.split("Available options in", 1)
+        group, _, names = options.partition(":")
+        names = names.split("Config search path:")[0].split()
+        return f"{head.strip()}. Available options in {group.strip()}: {', '.join(names)}"
+    if isinstance(cause, OmegaConfBaseException) and "not in struct" in str(cause):
+        key = cause.full_key or str(cause.key)
+        parent = cause.parent_node
+        known = [str(k) for k in parent.keys()] if parent is not None and hasattr(parent, "keys") else []
+        close = difflib.get_close_matches(str(cause.key), known, n=1)
+        hint = f"; did you mean {key.rsplit('.', 1)[0] + '.' if '.' in key else ''}{close[0]}?" if close else ""
+        return f"unknown option {key}: the config has no such key{hint} (gptoss-eval --help lists the options)"
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return "; ".join(line for line in lines if not line.startswith(("full_key:", "object_type=", "See https://")))
+
+
+def build_task(cfg: DictConfig, suite_cfg: dict[str, Any]) -> Task:
+    """The suite's task; an option the task does not take or a value it refuses is a one-line UserError."""
+    try:
+        return instantiate(OmegaConf.create(suite_cfg), _convert_="all")
+    except InstantiationException as exc:
+        cause = exc.__cause__
+        if isinstance(cause, TaskError | UserError):
+            raise cause from None
+        if isinstance(cause, TypeError) and (m := re.search(r"unexpected keyword argument '(\w+)'", str(cause))):
+            raise UserError(f"suite.{m.group(1)} is not an option of suite {cfg.suite.name} "
+                            f"({suite_cfg.get('_target_')})") from None
+        if isinstance(cause, TypeError | ValueError):
+            raise UserError(f"suite {cfg.suite.name}: {cause}") from None
+        if cause is None:
+            raise
+        raise cause from exc  # anything else is a bug: its own traceback
 
 
 def build_settings(cfg: DictConfig, task: Task, peers: dict[str, Any]) -> dict[str, Any]:
@@ -148,9 +251,12 @@ def run_job(cfg: DictConfig) -> dict[str, Any]:
     store = RunStore(run_dir)
     if cfg.action == "report":
         return write_reports([run_dir], run_dir)
+    # A damaged store stops here: nothing written, no server started (StoreError names the line).
+    store.read_manifest()
+    stored = (store.attempts(), store.grades())
     suite_cfg = OmegaConf.to_container(cfg.suite, resolve=True)
     peer_cfgs = suite_cfg.pop("models", None) or {}
-    task: Task = instantiate(OmegaConf.create(suite_cfg), _convert_="all")
+    task = build_task(cfg, suite_cfg)
     samples = task.load()
     shard_index, shard_count = shard.shard_of(cfg)
     if shard_count > 1:  # this job's part of the suite; the settings hash is the whole run's
@@ -164,8 +270,7 @@ def run_job(cfg: DictConfig) -> dict[str, Any]:
         graded, changed = regrade(task, samples, store)
         log.info("regraded %d attempts in %s (%d scores changed); no request sent", graded, run_dir, changed)
         return finish(task, run_dir)
-    if cfg.action != "run":
-        raise UserError(f"action must be run, regrade or report, got {cfg.action!r}")
+    store.refuse_other_settings(shash)  # before a server is started for nothing
     python_tool = bool(getattr(task, "needs_python_tool", False))
     if python_tool and cfg.client.transport != "harmony":
         raise UserError(f"suite {task.name} gives the model the built-in python tool, which only the harmony "
@@ -196,22 +301,27 @@ def run_job(cfg: DictConfig) -> dict[str, Any]:
             cfg.client.transport, urls, down_after=int(cfg.client.get("down_after", 3)),
             probe_interval_s=float(cfg.client.get("probe_interval_s", 30.0)), model=cfg.model.served_name,
             max_model_len=cfg.model.max_model_len, timeout_s=float(cfg.client.timeout_s),
-            max_retries=int(cfg.client.max_retries), retry_wait_s=float(cfg.client.retry_wait_s),
+            read_timeout_s=_read_timeout(cfg), max_retries=int(cfg.client.max_retries), retry_wait_s=float(cfg.client.retry_wait_s),
             max_connections=max(int(cfg.concurrency), 1), start_date=cfg.server.get("system_start_date") or None,
             stream=bool(cfg.client.get("stream", False)), **({"python_tool": True} if python_tool else {}))
         spec.peers = {role: peer_client(cfg, urls, p) for role, p in peer_cfgs.items()}
         label = f"{task.name} {cfg.effort.name}"
-        done = sum(1 for a in store.attempts().values() if a.repeat < repeats)
+        done = sum(1 for a in stored[0].values() if a.repeat < repeats)
         status = "failed"
         try:
             with LiveProgress(label, len(samples) * repeats, done, bool(cfg.progress)) as bar:
-                stats = asyncio.run(_run(task, samples, client, store, spec, bar))
+                stats = asyncio.run(_run(task, samples, client, store, spec, bar, stored))
             status = "finished"
         finally:
             store.end(manifest, status, **({"endpoints": client.stats()} if hasattr(client, "stats") else {}))
     log.info("%s: %d new attempts (%d were stored), %.1f s", label, stats.done_now, stats.done_before,
              stats.elapsed_s)
     return finish(task, run_dir)
+
+
+def _read_timeout(cfg: DictConfig) -> float | None:
+    value = cfg.client.get("read_timeout_s")
+    return None if value is None else float(value)
 
 
 def finish(task: Task, run_dir: Path) -> dict[str, Any]:
@@ -229,16 +339,18 @@ def peer_client(cfg: DictConfig, base_url: str | list[str], peer: dict[str, Any]
     client = BalancedClient.from_urls(peer.get("transport") or "chat",
                                       serving.base_urls(peer.get("base_url") or base_url),
                          model=peer.get("model") or cfg.model.served_name, max_model_len=cfg.model.max_model_len,
-                         timeout_s=float(cfg.client.timeout_s), max_retries=int(cfg.client.max_retries),
+                         timeout_s=float(cfg.client.timeout_s), read_timeout_s=_read_timeout(cfg),
+                         max_retries=int(cfg.client.max_retries),
                          retry_wait_s=float(cfg.client.retry_wait_s), api_key=peer.get("api_key") or "EMPTY")
     sampling = Sampling(temperature=float(peer.get("temperature", 1.0)), top_p=float(peer.get("top_p", 1.0)),
                         max_tokens=peer.get("max_tokens"))
     return client, peer.get("effort") or "low", sampling
 
 
-async def _run(task: Task, samples: list, client: Any, store: RunStore, spec: RunSpec, bar: LiveProgress) -> RunStats:
+async def _run(task: Task, samples: list, client: Any, store: RunStore, spec: RunSpec, bar: LiveProgress,
+               stored: tuple[dict, dict] | None = None) -> RunStats:
     try:
-        return await run_attempts(task, samples, client, store, spec, on_progress=bar.update)
+        return await run_attempts(task, samples, client, store, spec, on_progress=bar.update, stored=stored)
     finally:
         await client.aclose()
         for peer, _, _ in spec.peers.values():
@@ -254,6 +366,9 @@ def app(cfg: DictConfig) -> None:
             paths = run_job(cfg)
     except (UserError, TaskError, StoreError, ServerStartError) as exc:
         print(f"gptoss-eval: error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except InterpolationResolutionError as exc:  # e.g. a ${...} on the command line that names nothing
+        print(f"gptoss-eval: error: {config_error_line(exc)}", file=sys.stderr)
         sys.exit(2)
     except ServerUnavailable as exc:
         print(f"gptoss-eval: error: the model server stopped answering: {exc}. Every finished attempt is "
@@ -275,7 +390,19 @@ def app(cfg: DictConfig) -> None:
 def main() -> None:
     register_resolvers()
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per request drowns the progress bar
-    app()
+    if os.environ.get("HYDRA_FULL_ERROR"):  # the user asked for Hydra's own reports with full tracebacks
+        app()
+        return
+    # Hydra prints config errors over several lines (and exits 1); this lets them reach us to print as one.
+    os.environ["HYDRA_FULL_ERROR"] = "1"
+    try:
+        app()
+    except UserError as exc:  # e.g. from a sweep callback, outside the job
+        print(f"gptoss-eval: error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except (HydraException, InterpolationResolutionError) as exc:
+        print(f"gptoss-eval: error: {config_error_line(exc)}", file=sys.stderr)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

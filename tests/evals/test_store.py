@@ -96,3 +96,31 @@ def test_a_torn_multi_megabyte_line_is_cut_at_its_start(tmp_path):
     store.append(_attempt(1), Grade(key="s1#0", score=1.0))
     store.close()
     assert sorted(store.attempts()) == ["s0#0", "s1#0"]
+
+
+def test_a_last_line_of_nul_bytes_is_cut_like_a_torn_one(tmp_path):
+    # what a power cut can leave behind on some file systems: the file's end filled with zeros
+    store = RunStore(tmp_path)
+    store.append(_attempt(0), Grade(key="s0#0", score=1.0))
+    store.close()
+    with open(store.attempts_path, "ab") as fh:
+        fh.write(b"\x00" * 300 + b"\n")
+    assert list(store.attempts()) == ["s0#0"]
+    store.open_for_append()
+    store.append(_attempt(1), Grade(key="s1#0", score=1.0))
+    store.close()
+    assert sorted(store.attempts()) == ["s0#0", "s1#0"]
+
+
+@pytest.mark.parametrize("line", ['{"hello": "world"}', "[1, 2]", "42"])
+def test_a_json_line_that_is_not_an_attempt_is_damage_with_its_line_number(tmp_path, line):
+    store = RunStore(tmp_path)
+    for i in range(3):
+        store.append(_attempt(i), Grade(key=f"s{i}#0", score=1.0))
+    store.close()
+    lines = store.attempts_path.read_text().splitlines()
+    lines[1] = line
+    store.attempts_path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(StoreError, match=r"attempts.jsonl:2 is not a stored attempt"):
+        store.attempts()
+    assert sorted(store.attempts(strict=False)) == ["s0#0", "s2#0"]  # readers that write nothing skip it
