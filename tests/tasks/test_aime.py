@@ -115,3 +115,27 @@ def test_missing_local_file_is_a_clear_error(tmp_path):
 
     with pytest.raises(DataUnavailable, match="does not exist"):
         AimeTask("a", 2024, path=str(tmp_path / "nope.jsonl")).load()
+
+
+@pytest.mark.parametrize("layout", ["MathArena/aime_2025", "Maxwell-Jia/AIME_2024"])
+def test_hub_path_maps_each_sources_columns(shared_data, tmp_path, monkeypatch, layout):
+    """The `datasets` code path of the default config, on a local copy laid out as the hub repo (parquet
+    under data/), with the columns each source really has (shared/data/aime/hf_sources.json)."""
+    import pandas as pd
+
+    rows = [json.loads(line) for line in (shared_data / "aime" / "aime_2025.jsonl").read_text().splitlines()]
+    if layout == "MathArena/aime_2025":
+        frame = pd.DataFrame({"problem_idx": range(1, 31), "problem": [r["problem"] for r in rows],
+                              "answer": [int(r["answer"]) for r in rows]})
+        cols = {"problem_col": "problem", "answer_col": "answer", "id_col": "problem_idx"}
+    else:  # capitalised columns, string ids, answers as int
+        frame = pd.DataFrame({"ID": [r["id"] for r in rows], "Problem": [r["problem"] for r in rows],
+                              "Answer": [int(r["answer"]) for r in rows], "Solution": ""})
+        cols = {"problem_col": "Problem", "answer_col": "Answer", "id_col": "ID"}
+    repo = tmp_path / layout.replace("/", "__")
+    (repo / "data").mkdir(parents=True)
+    frame.to_parquet(repo / "data" / "train-00000-of-00001.parquet")
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "cache"))
+    samples = AimeTask("aime2025", 2025, hf_id=str(repo), hf_split="train", **cols).load()
+    assert [s.reference for s in samples] == [int(r["answer"]) for r in rows]
+    assert samples[0].input == rows[0]["problem"] and len({s.id for s in samples}) == 30
