@@ -12,6 +12,7 @@ import pytest
 from evals import sandbox
 from evals.sandbox import SandboxError, SandboxUnavailable, run_sandboxed, sandbox_workdir
 from tests.conftest import needs_bwrap
+from tests.support.procs import cmdline, descendants
 from tests.support.sandbox_leftovers import sandbox_leftovers
 
 pytestmark = needs_bwrap
@@ -285,29 +286,10 @@ def lane_py(ln, code: str, **kw):
     return ln.run([PY, "-c", code], **{**LANE_LIMITS, **kw})
 
 
-def _descendants(pid: int) -> list[int]:
-    out = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
-            kids = [int(k) for k in (task / "children").read_text().split()]
-        except OSError:
-            continue
-        for k in kids:
-            out += [k, *_descendants(k)]
-    return out
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""
-
-
 def _runner_pid(ln) -> int:
     """Host pid of the lane's PID-1 helper (serve mode)."""
-    for p in _descendants(ln.bwrap_pid):
-        if _cmdline(p).startswith("/.sandbox-init --serve"):
+    for p in descendants(ln.bwrap_pid):
+        if cmdline(p).startswith("/.sandbox-init --serve"):
             return p
     raise AssertionError("no runner found")
 
@@ -332,7 +314,7 @@ def test_lane_runs_many_programs_in_one_sandbox(lane, tmp_path):
 def test_lane_daemon_of_one_run_is_gone_before_the_next(lane):
     r = lane.run(["/bin/sh", "-c", "(setsid /bin/sleep 1000 >/dev/null 2>&1 &); echo started"], **LANE_LIMITS)
     assert r.ok and r.stdout == b"started\n"
-    assert not [p for p in _descendants(lane.bwrap_pid) if "sleep 1000" in _cmdline(p)]
+    assert not [p for p in descendants(lane.bwrap_pid) if "sleep 1000" in cmdline(p)]
     # inside: kill(-1, 0) succeeds while any other process of the namespace (but PID 1) exists
     r = lane_py(lane, "import os\ntry:\n    os.kill(-1, 0); print('others alive')\n"
                       "except ProcessLookupError: print('alone')")
@@ -432,7 +414,7 @@ def test_lane_runner_killed_mid_run_is_an_error_and_a_fresh_sandbox_takes_over(l
     def kill_runner_once_the_program_runs():
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            if _descendants(runner):  # the program has started
+            if descendants(runner):  # the program has started
                 os.kill(runner, 9)
                 return
             time.sleep(0.01)

@@ -29,6 +29,7 @@ from tasks.codeforces.judge import (
     outputs_match,
 )
 from tasks.codeforces.problems import Problem
+from tests.support.procs import cmdline, descendants
 from tests.support.sandbox_leftovers import sandbox_leftovers
 
 pytestmark = pytest.mark.usefixtures("needs_sandbox")
@@ -413,25 +414,6 @@ def test_no_state_carries_from_one_test_to_the_next(probs):
     assert r.verdict == AC and r.tests_passed == r.tests_total, r
 
 
-def _descendants(pid: int) -> list[int]:
-    out = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
-            kids = [int(k) for k in (task / "children").read_text().split()]
-        except OSError:
-            continue
-        for k in kids:
-            out += [k, *_descendants(k)]
-    return out
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""
-
-
 def test_runner_killed_during_a_test_is_infra_not_wa(probs):
     p = short(probs["762A"], tests=probs["762A"].tests[:1], time_limit_s=5.0)
     killed = []
@@ -439,10 +421,10 @@ def test_runner_killed_during_a_test_is_infra_not_wa(probs):
     def kill_the_runner_of_our_program():
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and not killed:
-            for pid in _descendants(os.getpid()):
-                if _cmdline(pid).startswith("/usr/bin/python3 /prog/sol.py"):
+            for pid in descendants(os.getpid()):
+                if cmdline(pid).startswith("/usr/bin/python3 /prog/sol.py"):
                     runner = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-                    if _cmdline(runner).startswith("/.sandbox-init --serve"):
+                    if cmdline(runner).startswith("/.sandbox-init --serve"):
                         os.kill(runner, 9)
                         killed.append(runner)
                         return
