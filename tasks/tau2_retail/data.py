@@ -31,7 +31,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tasks.tau_retail.data import TauRetailDataError, copy_json, sha256_bytes
+from tasks.tau_retail.data import (
+    DataCache,
+    DataSet,
+    TauRetailDataError,
+    copy_json,
+    parse_data_json,
+    read_data_file,
+    sha256_bytes,
+)
 
 ENV_VAR = "TAU2_RETAIL_DATA"
 RELEASES: dict[str, str] = {"current": "tasks.json", "2025-06": "tasks_2025-06-release.json"}
@@ -201,7 +209,7 @@ def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> tuple[Pa
 
 
 @dataclass
-class Tau2Data:
+class Tau2Data(DataSet):
     """Pristine, read-only tau2 retail data of one folder, shared by every episode (see :func:`load_data`)."""
 
     root: Path
@@ -226,15 +234,9 @@ class Tau2Data:
     def read_bytes(self, name: str) -> bytes:
         path = self.path(name)
         expected = FILE_SHA256.get(name)
-        exp_txt = f" (expected sha256 {expected})" if expected else ""
-        try:
-            raw = path.read_bytes()
-        except FileNotFoundError:
-            hint = (" prompts.json is not an upstream file: copy it from a bundle (shared/data/tau_bench/tau2_retail)."
-                    if name == "prompts.json" else "")
-            raise Tau2RetailDataError(f"Missing tau2 retail data file {str(path)!r}{exp_txt}.{hint} {HOW_TO_GET}") from None
-        except OSError as e:
-            raise Tau2RetailDataError(f"Cannot read tau2 retail data file {str(path)!r}{exp_txt}: {e}") from e
+        hint = (" prompts.json is not an upstream file: copy it from a bundle (shared/data/tau_bench/tau2_retail)."
+                if name == "prompts.json" else "")
+        raw = read_data_file(path, expected, Tau2RetailDataError, "tau2 retail data file", HOW_TO_GET, hint)
         if self.verify and expected is not None:
             got = sha256_bytes(raw)
             if got != expected:
@@ -244,18 +246,8 @@ class Tau2Data:
         return raw
 
     def read_json(self, name: str) -> Any:
-        raw = self.read_bytes(name)
-        try:
-            return json.loads(raw)
-        except ValueError as e:
-            raise Tau2RetailDataError(f"tau2 retail data file {str(self.path(name))!r} is not valid JSON ({e}); "
-                                      f"expected sha256 {FILE_SHA256.get(name, '?')}") from e
-
-    def cached(self, key: str, build: Any) -> Any:
-        with self._lock:
-            if key not in self._cache:
-                self._cache[key] = build()
-            return self._cache[key]
+        return parse_data_json(self.read_bytes(name), self.path(name), FILE_SHA256.get(name), Tau2RetailDataError,
+                               "tau2 retail data file")
 
     def _load_db(self) -> None:
         db = self.read_json("db.json")
@@ -357,24 +349,15 @@ class Tau2Data:
         return self.cached("tools_json", build)
 
 
-_DATA_CACHE: dict[tuple[str, bool], Tau2Data] = {}
-_DATA_LOCK = threading.Lock()
+_DATA_CACHE: DataCache[Tau2Data] = DataCache()
 
 
 def load_data(data_dir: str | os.PathLike[str] | None = None, *, verify: bool = True) -> Tau2Data:
     """Load (once per folder, then cached) the pristine tau2 retail data of a folder."""
     root, checkout = resolve_data_dir(data_dir)
-    key = (str(root.resolve()), verify)
-    with _DATA_LOCK:
-        data = _DATA_CACHE.get(key)
-        if data is None:
-            data = Tau2Data(root=root, checkout=checkout, verify=verify)
-            data._load_db()
-            _DATA_CACHE[key] = data
-        return data
+    return _DATA_CACHE.get(root, verify, lambda: Tau2Data(root=root, checkout=checkout, verify=verify))
 
 
 def clear_data_cache() -> None:
     """Forget loaded folders (used by tests that alter files)."""
-    with _DATA_LOCK:
-        _DATA_CACHE.clear()
+    _DATA_CACHE.clear()

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
+from tasks.tau_retail.selfcheck import chosen, comma_list
+
 from .data import RELEASES, Tau2Data, Tau2RetailDataError, load_data
 from .env import Tau2Env, gold_state
 from .tools import TOOLS, validate_arguments
@@ -101,11 +103,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--no-verify", action="store_true", help="accept files that differ from the pinned versions")
     ap.add_argument("--verbose", action="store_true", help="list every gold action that returns Error:")
     args = ap.parse_args(argv)
-    releases = [r.strip() for r in args.release.split(",") if r.strip()]
-    bad = [r for r in releases if r not in RELEASES]
-    if bad or not releases:
-        ap.error(f"unknown release(s) {bad}; choose from {', '.join(RELEASES)}")
-    splits = [s.strip() for s in args.splits.split(",") if s.strip()] if args.splits else None
+    releases = chosen(ap, args.release, RELEASES, "release")
+    splits = comma_list(args.splits) if args.splits else None
     try:
         results = run(args.data_dir, releases, splits, verify=not args.no_verify)
     except Tau2RetailDataError as e:

@@ -33,13 +33,20 @@ from typing import Any
 
 from evals.clients import RequestRejected
 from evals.task import DataUnavailable, Episode, ModelSession, Task
-from evals.types import Attempt, Grade, ModelOutput, Sample, Status
+from evals.types import Attempt, Grade, ModelOutput, Sample
 from tasks.tau_retail.task import (
     SIMULATOR_ROLE,
     SUCCESS_EPS,
+    _agent_turn,
+    _episode,
+    _grade,
+    _load_or_unavailable,
     _ModelFailure,
-    _no_action_status,
+    _no_action,
     _session_info,
+    _simulate,
+    _tool_call_rows,
+    attempt_reward,
     tau_metrics,
     tau_section,
 )
@@ -100,11 +107,8 @@ class Tau2RetailTask(Task):
     # -- data ------------------------------------------------------------------------------------
     def data(self) -> Tau2Data:
         if self._data is None:
-            try:
-                self._data = load_data(self.data_dir, verify=self.verify_data)
-            except Tau2RetailDataError as exc:
-                raise DataUnavailable(f"tau2_retail: {exc} On the command line: suite.data_dir=/path/to/tau2_retail "
-                                      f"(or export TAU2_RETAIL_DATA=/path/to/tau2_retail).") from exc
+            self._data = _load_or_unavailable(load_data, self.data_dir, self.verify_data, NAME, "tau2_retail",
+                                              "TAU2_RETAIL_DATA")
         return self._data
 
     def tools_schema(self) -> list[dict[str, Any]]:
@@ -184,7 +188,7 @@ class Tau2RetailTask(Task):
 
         async def user_turn() -> None:
             nonlocal steps, stop, user_token
-            reply = await self._simulate(simulator, sim_history)
+            reply = await _simulate(simulator, sim_history)
             steps += 1
             transcript.append({"role": "user", "content": reply})
             user_token = stop_token_in(reply, stop_tokens)
@@ -197,15 +201,9 @@ class Tau2RetailTask(Task):
                 if steps >= self.max_steps:
                     stop = "max_steps"
                     break
-                try:
-                    last = await model.generate(transcript, tools=tools)
-                except RequestRejected as exc:
-                    raise _ModelFailure("agent", "error", f"agent request rejected: {exc}") from exc
+                last, msg = await _agent_turn(model, transcript, tools)
                 steps += 1
                 agent_turns += 1
-                msg: dict[str, Any] = {"role": "assistant", "content": ""}
-                if last.analysis:
-                    msg["reasoning"] = last.analysis
                 if last.tool_calls:
                     calls = []
                     for i, call in enumerate(last.tool_calls):
@@ -246,11 +244,7 @@ class Tau2RetailTask(Task):
                     await user_turn()
                 else:
                     transcript.append(msg)
-                    raise _ModelFailure(
-                        "agent", _no_action_status(last),
-                        f"agent produced neither a final message nor a tool call at step {steps} "
-                        f"(finish_reason={last.finish_reason}"
-                        + (f", parse error: {last.parse_error}" if last.parse_error else "") + ")", last)
+                    raise _no_action(last, steps)
             if stop in SCORED_STOPS and needs_judge:
                 nl = await self._judge(judge, transcript, list(task.nl_assertions))  # type: ignore[arg-type]
         except _ModelFailure as exc:
@@ -260,45 +254,20 @@ class Tau2RetailTask(Task):
         r = env.reward(respond_texts, nl).to_dict()
         reward = {**r, "scored": scored, "reward": r["reward"] if scored else 0.0,
                   "reward_basis": list(task.reward_basis)}
-        status: Status = "ok"
-        error: str | None = None
-        if failure is not None:
-            status, error = failure.status, str(failure)
-        elif stop == "aborted":
-            status, error = "malformed", env.abort_reason
         log = env.tool_log
         info: dict[str, Any] = {
             "task_id": task.id, "release": task.release, "steps": steps, "max_steps": self.max_steps,
             "max_errors": self.max_errors, "agent_turns": agent_turns, "stop_reason": stop,
             "user_stop_token": user_token, "reward": reward, "respond_turns": len(respond_texts) - 1,
-            "user_simulator": _session_info(simulator) | {"calls": len(getattr(simulator, "calls", []))},
-            "tool_calls": [{"step": s, "name": c.name, "status": c.status, "write": c.write, "detail": c.detail}
-                           for s, c in zip(tool_steps, log, strict=False)],
+            "user_simulator": _session_info(simulator), "tool_calls": _tool_call_rows(tool_steps, log),
             "tool_summary": {"calls": len(log), "writes": sum(c.write for c in log), "errors": env.errors,
                              "unknown_tools": sum(c.status == "unknown_tool" for c in log),
                              "malformed_arguments": sum(c.status == "malformed_arguments" for c in log),
                              "undelivered_texts": undelivered},
         }
         if judge is not None:
-            info["judge"] = _session_info(judge) | {"calls": len(getattr(judge, "calls", []))}
-        if failure is not None:
-            info["error_role"] = failure.role
-            info["error"] = str(failure)
-        if stop == "aborted":
-            info["error"] = env.abort_reason
-        return Episode(transcript=transcript, output=last, status=status, info=info, error=error)
-
-    async def _simulate(self, simulator: ModelSession, history: list[dict[str, Any]]) -> str:
-        """One simulator turn: its final-channel text, appended to its own history (analysis never leaves)."""
-        try:
-            out = await simulator.generate(history)
-        except RequestRejected as exc:
-            raise _ModelFailure(SIMULATOR_ROLE, "error", f"user simulator request rejected: {exc}") from exc
-        if out.final is None:
-            raise _ModelFailure(SIMULATOR_ROLE, "error", f"user simulator produced no final message "
-                                f"(finish_reason={out.finish_reason})", out)
-        history.append({"role": "assistant", "content": out.final})
-        return out.final
+            info["judge"] = _session_info(judge)
+        return _episode(transcript, last, info, stop, failure, env.abort_reason)
 
     async def _judge(self, judge: ModelSession, transcript: list[dict[str, Any]], assertions: list[str]
                      ) -> dict[str, Any]:
@@ -315,27 +284,7 @@ class Tau2RetailTask(Task):
 
     # -- grading ---------------------------------------------------------------------------------
     def grade(self, sample: Sample, attempt: Attempt) -> Grade:
-        info = attempt.info or {}
-        reward = attempt_reward(attempt)
-        r = info.get("reward") or {}
-        stop = info.get("stop_reason")
-        source = failure_source(attempt.status, info, reward)
-        reasons = {
-            None: f"reward 1: {', '.join(f'{k} {v:g}' for k, v in (r.get('components') or {}).items())} ({stop})",
-            "step_limit": f"no stop within {info.get('max_steps', 200)} steps: reward 0",
-            "too_many_errors": f"{info.get('max_errors', 10)} tool errors: reward 0",
-            "wrong_db": "final DB differs from the gold state",
-            "missing_communicate": f"information not said to the user: {r.get('missing_communicate')}",
-            "nl_assertion": "the judge found an NL assertion unmet: "
-                            + "; ".join(c["expectedOutcome"] or "?" for c in (r.get("nl") or {}).get("checks", [])
-                                        if not c["met"]),
-        }
-        reason = reasons.get(source, f"{source}: {info.get('error') or stop}")
-        answer = ((r.get("agent_hash") or "")[:16] or None) if r.get("scored") else None
-        return Grade(key=attempt.key, score=reward, answer=answer, reason=reason,
-                     details={"stop_reason": stop, "steps": info.get("steps"), "db_match": r.get("db_match"),
-                              "components": r.get("components"), "missing_communicate": r.get("missing_communicate"),
-                              "failure": source})
+        return _grade(attempt, failure_source, _reason, ("components", "missing_communicate"))
 
     def settings(self) -> dict[str, Any]:
         data = self.data()
@@ -361,14 +310,21 @@ class Tau2RetailTask(Task):
 # ------------------------------------------------------------------------------------------------
 
 
-def attempt_reward(attempt: Attempt | dict[str, Any]) -> float:
-    """1.0 or 0.0 from what ``solve`` stored; attempts that ended badly (status not ok) score 0."""
-    status = attempt.status if isinstance(attempt, Attempt) else attempt.get("status")
-    info = (attempt.info if isinstance(attempt, Attempt) else attempt.get("info")) or {}
-    r = info.get("reward") or {}
-    if status != "ok" or not r.get("scored"):
-        return 0.0
-    return 1.0 if 1 - SUCCESS_EPS <= float(r.get("reward", 0.0)) <= 1 + SUCCESS_EPS else 0.0
+def _reason(source: str | None, info: dict[str, Any], r: dict[str, Any]) -> str:
+    """A grade's reason: why the trial scored what it did."""
+    if source is None:
+        components = ", ".join(f"{k} {v:g}" for k, v in (r.get("components") or {}).items())
+        return f"reward 1: {components} ({info.get('stop_reason')})"
+    reasons = {
+        "step_limit": f"no stop within {info.get('max_steps', 200)} steps: reward 0",
+        "too_many_errors": f"{info.get('max_errors', 10)} tool errors: reward 0",
+        "wrong_db": "final DB differs from the gold state",
+        "missing_communicate": f"information not said to the user: {r.get('missing_communicate')}",
+        "nl_assertion": "the judge found an NL assertion unmet: "
+                        + "; ".join(c["expectedOutcome"] or "?" for c in (r.get("nl") or {}).get("checks", [])
+                                    if not c["met"]),
+    }
+    return reasons.get(source, f"{source}: {info.get('error') or info.get('stop_reason')}")
 
 
 def failure_source(status: str | None, info: dict[str, Any] | None, reward: float) -> str | None:

@@ -24,6 +24,7 @@ from pydantic import BaseModel, Field, create_model
 
 from tasks.tau_retail.data import copy_json
 from tasks.tau_retail.db import RetailDB
+from tasks.tau_retail.tools import request_exchange, request_return
 
 from .data import entry_fragment
 
@@ -136,42 +137,59 @@ def cancel_pending_order(db: Tau2DB, order_id: str, reason: str) -> dict[str, An
     return order
 
 
-def _price_difference(db: Tau2DB, order: dict[str, Any], item_ids: list[str], new_item_ids: list[str],
-                      refuse_same: bool) -> tuple[float, dict[str, Any] | None]:
-    """Variant checks and the unrounded price difference; also the last validated variant (upstream bug)."""
+@dataclass(frozen=True)
+class _ItemChange:
+    """The checks of swapping items for other variants, with tau2's messages: an exchange (delivered order) or a
+    modification (pending order)."""
+
+    status: str  # the order status it needs
+    wrong_status: str
+    miscount: Callable[[str], str]  # an item id asked for more often than the order has it
+    mismatch: str  # not one new item id per item id
+    refuse_same: bool  # an item may not be "changed" to itself
+    round_diff: bool  # the price difference is rounded to cents before the balance check
+    short_balance: str
+
+
+_EXCHANGE = _ItemChange("delivered", "Non-delivered order cannot be exchanged", lambda i: f"Number of {i} not found.",
+                        "The number of items to be exchanged should match.", refuse_same=False, round_diff=True,
+                        short_balance="Insufficient gift card balance to pay for the price difference")
+_MODIFY = _ItemChange("pending", "Non-pending order cannot be modified", lambda i: f"{i} not found",
+                      "The number of items to be exchanged should match", refuse_same=True, round_diff=False,
+                      short_balance="Insufficient gift card balance to pay for the new item")
+
+
+def _check_item_change(db: Tau2DB, change: _ItemChange, order_id: str, item_ids: list[str], new_item_ids: list[str],
+                       payment_method_id: str) -> tuple[float, dict[str, Any] | None, dict[str, Any]]:
+    """``(price difference, last validated variant (upstream bug), payment method)`` once every check passed."""
+    order = _order(db, order_id)
+    if order["status"] != change.status:
+        raise ToolError(change.wrong_status)
+    _check_counts(order, item_ids, change.miscount)
+    if len(item_ids) != len(new_item_ids):
+        raise ToolError(change.mismatch)
     diff: float = 0
     variant = None
     for item_id, new_item_id in zip(item_ids, new_item_ids, strict=False):
-        if refuse_same and item_id == new_item_id:
+        if change.refuse_same and item_id == new_item_id:
             raise ToolError("The new item id should be different from the old item id")
         item = _first_item(order, item_id)
         variant = _variant(db, item["product_id"], new_item_id)
         if not variant["available"]:
             raise ToolError(f"New item {new_item_id} not found or available")
         diff += variant["price"] - item["price"]
-    return diff, variant
+    if change.round_diff:
+        diff = round(diff, 2)
+    method = _payment_method(db, order["user_id"], payment_method_id)
+    if _is_gift_card(method) and method["balance"] < diff:
+        raise ToolError(change.short_balance)
+    return diff, variant, method
 
 
 def exchange_delivered_order_items(db: Tau2DB, order_id: str, item_ids: list[str], new_item_ids: list[str],
                                    payment_method_id: str) -> dict[str, Any]:
-    order = _order(db, order_id)
-    if order["status"] != "delivered":
-        raise ToolError("Non-delivered order cannot be exchanged")
-    _check_counts(order, item_ids, lambda i: f"Number of {i} not found.")
-    if len(item_ids) != len(new_item_ids):
-        raise ToolError("The number of items to be exchanged should match.")
-    diff, _ = _price_difference(db, order, item_ids, new_item_ids, refuse_same=False)
-    diff = round(diff, 2)
-    method = _payment_method(db, order["user_id"], payment_method_id)
-    if _is_gift_card(method) and method["balance"] < diff:
-        raise ToolError("Insufficient gift card balance to pay for the price difference")
-    order = db.order_for_write(order_id)
-    order["status"] = "exchange requested"
-    order["exchange_items"] = sorted(item_ids)
-    order["exchange_new_items"] = sorted(new_item_ids)
-    order["exchange_payment_method_id"] = payment_method_id
-    order["exchange_price_difference"] = diff
-    return order
+    diff, _, _ = _check_item_change(db, _EXCHANGE, order_id, item_ids, new_item_ids, payment_method_id)
+    return request_exchange(db, order_id, item_ids, new_item_ids, payment_method_id, diff)
 
 
 def find_user_id_by_name_zip(db: Tau2DB, first_name: str, last_name: str, zip: str) -> str:  # noqa: A002
@@ -228,16 +246,7 @@ def modify_pending_order_address(db: Tau2DB, order_id: str, address1: str, addre
 
 def modify_pending_order_items(db: Tau2DB, order_id: str, item_ids: list[str], new_item_ids: list[str],
                                payment_method_id: str) -> dict[str, Any]:
-    order = _order(db, order_id)
-    if order["status"] != "pending":
-        raise ToolError("Non-pending order cannot be modified")
-    _check_counts(order, item_ids, lambda i: f"{i} not found")
-    if len(item_ids) != len(new_item_ids):
-        raise ToolError("The number of items to be exchanged should match")
-    diff, last_variant = _price_difference(db, order, item_ids, new_item_ids, refuse_same=True)  # NOT rounded
-    method = _payment_method(db, order["user_id"], payment_method_id)
-    if _is_gift_card(method) and method["balance"] < diff:
-        raise ToolError("Insufficient gift card balance to pay for the new item")
+    diff, last_variant, method = _check_item_change(db, _MODIFY, order_id, item_ids, new_item_ids, payment_method_id)
     order = db.order_for_write(order_id)
     order["payment_history"].append({"transaction_type": "payment" if diff > 0 else "refund", "amount": abs(diff),
                                      "payment_method_id": payment_method_id})
@@ -298,11 +307,7 @@ def return_delivered_order_items(db: Tau2DB, order_id: str, item_ids: list[str],
     if not _is_gift_card(method) and payment_method_id != order["payment_history"][0]["payment_method_id"]:
         raise ToolError("Payment method should be the original payment method")
     _check_counts(order, item_ids, lambda _i: "Some item not found")
-    order = db.order_for_write(order_id)
-    order["status"] = "return requested"
-    order["return_items"] = sorted(item_ids)
-    order["return_payment_method_id"] = payment_method_id
-    return order
+    return request_return(db, order_id, item_ids, payment_method_id)
 
 
 def transfer_to_human_agents(db: Tau2DB, summary: str) -> str:

@@ -32,10 +32,10 @@ import hashlib
 import json
 import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 ENV_VAR = "TAU_RETAIL_DATA"
 SPLITS: tuple[str, ...] = ("test", "dev", "train")
@@ -159,6 +159,73 @@ def copy_json(value: Any) -> Any:
     if isinstance(value, list):
         return [copy_json(v) for v in value]
     return value
+
+
+# ----------------------------------------------------------------------------------------------
+# file access and caching, shared with tau2 (tasks.tau2_retail.data)
+
+
+def read_data_file(path: Path, expected: str | None, error: type[Exception], what: str, how_to_get: str,
+                   hint: str = "") -> bytes:
+    """The bytes of a data file; a missing or unreadable one raises ``error`` naming it and its pinned sha256."""
+    exp_txt = f" (expected sha256 {expected})" if expected else ""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise error(f"Missing {what} {str(path)!r}{exp_txt}.{hint} {how_to_get}") from None
+    except OSError as e:
+        raise error(f"Cannot read {what} {str(path)!r}{exp_txt}: {e}") from e
+
+
+def parse_data_json(raw: bytes, path: Path, expected: str | None, error: type[Exception], what: str) -> Any:
+    """A data file's JSON; text that is not JSON raises ``error`` naming the file and its pinned sha256."""
+    try:
+        return json.loads(raw)
+    except ValueError as e:
+        raise error(f"{what} {str(path)!r} is not valid JSON ({e}); expected sha256 {expected or '?'}") from e
+
+
+class DataSet:
+    """A loaded data folder: values derived from its files are built once (thread-safe) by :meth:`cached`.
+    Subclasses are dataclasses with the fields ``_cache`` and ``_lock`` and a ``_load_db`` method."""
+
+    _cache: dict[str, Any]
+    _lock: threading.RLock
+
+    def cached(self, key: str, build: Callable[[], Any]) -> Any:
+        with self._lock:
+            if key not in self._cache:
+                self._cache[key] = build()
+            return self._cache[key]
+
+    def _load_db(self) -> None:
+        raise NotImplementedError
+
+
+_Set = TypeVar("_Set", bound=DataSet)
+
+
+class DataCache(Generic[_Set]):
+    """The data sets loaded in this process, one per (folder, verify): each folder is read once."""
+
+    def __init__(self) -> None:
+        self._sets: dict[tuple[str, bool], _Set] = {}
+        self._lock = threading.Lock()
+
+    def get(self, root: Path, verify: bool, make: Callable[[], _Set]) -> _Set:
+        """The set of ``root``; the first time, ``make()`` with its database loaded."""
+        key = (str(root.resolve()), verify)
+        with self._lock:
+            data = self._sets.get(key)
+            if data is None:
+                data = make()
+                data._load_db()
+                self._sets[key] = data
+            return data
+
+    def clear(self) -> None:
+        with self._lock:
+            self._sets.clear()
 
 
 # ----------------------------------------------------------------------------------------------
@@ -298,7 +365,7 @@ def parse_upstream_user_sim(source: str) -> str:
 
 
 @dataclass
-class RetailData:
+class RetailData(DataSet):
     """Pristine, read-only data of one folder. Shared by all environments (see :func:`load_data`)."""
 
     root: Path
@@ -326,17 +393,7 @@ class RetailData:
         """Read a bundle file, checking its pinned sha256 (bundle layout, ``verify=True``)."""
         path = self._path(name)
         expected = FILE_SHA256.get(name)
-        exp_txt = f" (expected sha256 {expected})" if expected else ""
-        try:
-            raw = path.read_bytes()
-        except FileNotFoundError:
-            raise TauRetailDataError(
-                f"Missing tau-bench retail data file {str(path)!r}{exp_txt}. {HOW_TO_GET}"
-            ) from None
-        except OSError as e:
-            raise TauRetailDataError(
-                f"Cannot read tau-bench retail data file {str(path)!r}{exp_txt}: {e}"
-            ) from e
+        raw = read_data_file(path, expected, TauRetailDataError, "tau-bench retail data file", HOW_TO_GET)
         if check and self.verify and self.layout == "bundle" and expected is not None:
             got = sha256_bytes(raw)
             if got != expected:
@@ -347,20 +404,8 @@ class RetailData:
         return raw
 
     def read_json(self, name: str) -> Any:
-        raw = self.read_bytes(name)
-        try:
-            return json.loads(raw)
-        except ValueError as e:
-            exp = FILE_SHA256.get(name, "?")
-            raise TauRetailDataError(
-                f"Tau-bench retail data file {str(self._path(name))!r} is not valid JSON ({e}); expected sha256 {exp}"
-            ) from e
-
-    def _cached(self, key: str, build: Any) -> Any:
-        with self._lock:
-            if key not in self._cache:
-                self._cache[key] = build()
-            return self._cache[key]
+        return parse_data_json(self.read_bytes(name), self._path(name), FILE_SHA256.get(name), TauRetailDataError,
+                               "Tau-bench retail data file")
 
     # -- database ----------------------------------------------------------------------------
     def _load_db(self) -> None:
@@ -402,7 +447,7 @@ class RetailData:
     def tasks(self, split: str) -> list[RetailTask]:
         if split not in SPLITS:
             raise ValueError(f"unknown split {split!r}; expected one of {SPLITS}")
-        return self._cached(f"tasks:{split}", lambda: self._load_tasks(split))
+        return self.cached(f"tasks:{split}", lambda: self._load_tasks(split))
 
     def _load_tasks(self, split: str) -> list[RetailTask]:
         if self.layout == "upstream":
@@ -451,7 +496,7 @@ class RetailData:
     @property
     def wiki(self) -> str:
         """The agent policy (``wiki.md``), verbatim."""
-        return self._cached("wiki", lambda: self.read_bytes("wiki.md").decode("utf-8"))
+        return self.cached("wiki", lambda: self.read_bytes("wiki.md").decode("utf-8"))
 
     @property
     def tools_schema(self) -> list[dict[str, Any]]:
@@ -467,13 +512,13 @@ class RetailData:
                     ) from e
             return self.read_json("tools.json")
 
-        return self._cached("tools", build)
+        return self.cached("tools", build)
 
     @property
     def user_sim(self) -> dict[str, Any]:
         """Contents of ``user_sim_prompt.json`` (template, opening turn, stop token); for an upstream checkout
         without that file, the template read from ``tau_bench/envs/user.py`` (see the module docstring)."""
-        return self._cached("user_sim", self._load_user_sim)
+        return self.cached("user_sim", self._load_user_sim)
 
     def _load_user_sim(self) -> dict[str, Any]:
         path = self._path("user_sim_prompt.json")
@@ -502,27 +547,18 @@ class RetailData:
     @property
     def gt_db_hashes(self) -> dict[str, Any]:
         """Contents of ``gt_db_hashes.json`` (target hash per task per split)."""
-        return self._cached("gt", lambda: self.read_json("gt_db_hashes.json"))
+        return self.cached("gt", lambda: self.read_json("gt_db_hashes.json"))
 
 
-_DATA_CACHE: dict[tuple[str, bool], RetailData] = {}
-_DATA_LOCK = threading.Lock()
+_DATA_CACHE: DataCache[RetailData] = DataCache()
 
 
 def load_data(data_dir: str | os.PathLike[str] | None = None, *, verify: bool = True) -> RetailData:
     """Load (once per folder, then cached) the pristine data of a folder; see module docstring."""
     root, layout = resolve_data_dir(data_dir)
-    key = (str(root.resolve()), verify)
-    with _DATA_LOCK:
-        data = _DATA_CACHE.get(key)
-        if data is None:
-            data = RetailData(root=root, layout=layout, verify=verify)
-            data._load_db()
-            _DATA_CACHE[key] = data
-        return data
+    return _DATA_CACHE.get(root, verify, lambda: RetailData(root=root, layout=layout, verify=verify))
 
 
 def clear_data_cache() -> None:
     """Forget loaded folders (used by tests that corrupt files)."""
-    with _DATA_LOCK:
-        _DATA_CACHE.clear()
+    _DATA_CACHE.clear()

@@ -126,7 +126,7 @@ def gold_hash(data: RetailData, task: RetailTask) -> str:
         return db.hash()
 
     if cacheable:
-        return data._cached(f"gold:{task.split}:{task.index}", build)
+        return data.cached(f"gold:{task.split}:{task.index}", build)
     return build()
 
 

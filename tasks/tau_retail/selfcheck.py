@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -92,6 +92,20 @@ def run(
         return [check_split(data, s, advance) for s in splits]
 
 
+def comma_list(text: str) -> list[str]:
+    """``"a, b,"`` -> ``["a", "b"]``."""
+    return [s.strip() for s in text.split(",") if s.strip()]
+
+
+def chosen(ap: argparse.ArgumentParser, text: str, choices: Collection[str], what: str) -> list[str]:
+    """The comma-separated values of an option, each one of ``choices``; else a usage error (exit 2)."""
+    picked = comma_list(text)
+    bad = [c for c in picked if c not in choices]
+    if bad or not picked:
+        ap.error(f"unknown {what}(s) {bad}; choose from {', '.join(choices)}")
+    return picked
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         prog="python -m tasks.tau_retail.selfcheck", description=__doc__.splitlines()[0]
@@ -102,10 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     ap.add_argument("--no-progress", action="store_true", help="disable the progress bar")
     args = ap.parse_args(argv)
-    splits = [s.strip() for s in args.splits.split(",") if s.strip()]
-    bad = [s for s in splits if s not in SPLITS]
-    if bad or not splits:
-        ap.error(f"unknown split(s) {bad}; choose from {', '.join(SPLITS)}")
+    splits = chosen(ap, args.splits, SPLITS, "split")
     try:
         results = run(args.data_dir, splits, progress=not args.no_progress)
     except TauRetailDataError as e:

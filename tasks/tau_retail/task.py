@@ -33,7 +33,8 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from evals.clients import RequestRejected
 from evals.metrics import pass_hat_k
@@ -49,6 +50,7 @@ STOP_REASONS: tuple[str, ...] = ("user_stop", "transfer", "max_steps", "aborted"
 SCORED_STOPS: tuple[str, ...] = ("user_stop", "transfer")  # the only endings upstream computes a reward for
 FAILURE_SOURCES: tuple[str, ...] = ("error", "malformed_tool_call", "step_limit", "wrong_db", "missing_outputs")
 SUCCESS_EPS = 1e-6
+_Data = TypeVar("_Data")
 
 
 class _ModelFailure(Exception):
@@ -62,7 +64,7 @@ class _ModelFailure(Exception):
 
 
 def _session_info(session: Any) -> dict[str, Any]:
-    """Which model played a role, and how it was sampled (stored with every episode)."""
+    """Which model played a role, how it was sampled and how many calls it got (stored with every episode)."""
     client = getattr(session, "client", None)
     sampling = getattr(session, "sampling", None)
     return {
@@ -73,11 +75,95 @@ def _session_info(session: Any) -> dict[str, Any]:
         "temperature": getattr(sampling, "temperature", None),
         "top_p": getattr(sampling, "top_p", None),
         "max_tokens": getattr(sampling, "max_tokens", None),
+        "calls": len(getattr(session, "calls", [])),
     }
 
 
-def _no_action_status(out: ModelOutput) -> Status:
-    return "truncated" if out.finish_reason == "length" else "malformed"
+# -- the pieces of a task that v1 and tau2 (tasks.tau2_retail) share --------------------------------
+
+
+def _load_or_unavailable(load: Callable[..., _Data], data_dir: str | None, verify: bool, name: str, folder: str,
+                         env_var: str) -> _Data:
+    """``load(data_dir, verify=verify)``; a data error becomes :class:`DataUnavailable` saying how to point at it."""
+    try:
+        return load(data_dir, verify=verify)
+    except TauRetailDataError as exc:
+        raise DataUnavailable(f"{name}: {exc} On the command line: suite.data_dir=/path/to/{folder} "
+                              f"(or export {env_var}=/path/to/{folder}).") from exc
+
+
+async def _agent_turn(model: ModelSession, transcript: list[dict[str, Any]], tools: list[dict[str, Any]]
+                      ) -> tuple[ModelOutput, dict[str, Any]]:
+    """One agent model call: its output and the assistant message to record (the caller fills ``content``)."""
+    try:
+        out = await model.generate(transcript, tools=tools)
+    except RequestRejected as exc:
+        raise _ModelFailure("agent", "error", f"agent request rejected: {exc}") from exc
+    msg: dict[str, Any] = {"role": "assistant", "content": ""}
+    if out.analysis:
+        msg["reasoning"] = out.analysis
+    return out, msg
+
+
+def _no_action(out: ModelOutput, step: int) -> _ModelFailure:
+    """The failure of an agent turn with neither a final message nor a tool call."""
+    status: Status = "truncated" if out.finish_reason == "length" else "malformed"
+    return _ModelFailure(
+        "agent", status,
+        f"agent produced neither a final message nor a tool call at step {step} "
+        f"(finish_reason={out.finish_reason}"
+        + (f", parse error: {out.parse_error}" if out.parse_error else "") + ")", out)
+
+
+async def _simulate(simulator: ModelSession, history: list[dict[str, Any]]) -> str:
+    """One simulator turn: its final-channel text, appended to its own history (analysis never leaves)."""
+    try:
+        out = await simulator.generate(history)
+    except RequestRejected as exc:
+        raise _ModelFailure(SIMULATOR_ROLE, "error", f"user simulator request rejected: {exc}") from exc
+    if out.final is None:
+        raise _ModelFailure(
+            SIMULATOR_ROLE, "error",
+            f"user simulator produced no final message (finish_reason={out.finish_reason}"
+            + (f", parse error: {out.parse_error}" if out.parse_error else "") + ")", out)
+    history.append({"role": "assistant", "content": out.final})
+    return out.final
+
+
+def _tool_call_rows(steps: list[int], log: list[Any]) -> list[dict[str, Any]]:
+    """``info["tool_calls"]``: each executed call with the agent step it came in."""
+    return [{"step": s, "name": r.name, "status": r.status, "write": r.write, "detail": r.detail}
+            for s, r in zip(steps, log, strict=False)]
+
+
+def _episode(transcript: list[dict[str, Any]], last: ModelOutput, info: dict[str, Any], stop: str | None,
+             failure: _ModelFailure | None, abort_reason: str | None) -> Episode:
+    """The episode's status and error: a failed model call, else malformed arguments (``aborted``), else ok."""
+    status: Status = "ok"
+    error: str | None = None
+    if failure is not None:
+        status, error = failure.status, str(failure)
+        info["error_role"] = failure.role
+        info["error"] = str(failure)
+    elif stop == "aborted":
+        status, error = "malformed", abort_reason
+    if stop == "aborted":
+        info["error"] = abort_reason
+    return Episode(transcript=transcript, output=last, status=status, info=info, error=error)
+
+
+def _grade(attempt: Attempt, source_of: Callable[[str | None, dict[str, Any] | None, float], str | None],
+           reason: Callable[[str | None, dict[str, Any], dict[str, Any]], str], details: tuple[str, ...]) -> Grade:
+    """The grade of a stored episode, read from what ``solve`` stored: ``source_of`` (a ``failure_source``) names
+    why it failed, ``reason(source, info, reward)`` says it in words; ``details`` are copied from the reward."""
+    info = attempt.info or {}
+    r = info.get("reward") or {}
+    score = attempt_reward(attempt)
+    source = source_of(attempt.status, info, score)
+    answer = ((r.get("agent_hash") or "")[:16] or None) if r.get("scored") else None
+    return Grade(key=attempt.key, score=score, answer=answer, reason=reason(source, info, r),
+                 details={"stop_reason": info.get("stop_reason"), "steps": info.get("steps"),
+                          "db_match": r.get("db_match"), **{k: r.get(k) for k in details}, "failure": source})
 
 
 class TauRetailTask(Task):
@@ -120,11 +206,8 @@ class TauRetailTask(Task):
 
     def data(self) -> RetailData:
         if self._data is None:
-            try:
-                self._data = load_data(self.data_dir, verify=self.verify_data)
-            except TauRetailDataError as exc:
-                raise DataUnavailable(f"tau_retail: {exc} On the command line: suite.data_dir=/path/to/v1_retail "
-                                      f"(or export TAU_RETAIL_DATA=/path/to/v1_retail).") from exc
+            self._data = _load_or_unavailable(load_data, self.data_dir, self.verify_data, NAME, "v1_retail",
+                                              "TAU_RETAIL_DATA")
         return self._data
 
     def load(self) -> list[Sample]:
@@ -176,20 +259,14 @@ class TauRetailTask(Task):
         failure: _ModelFailure | None = None
 
         try:
-            first = await self._simulate(simulator, sim_history)
+            first = await _simulate(simulator, sim_history)
             transcript.append({"role": "user", "content": first})
             while stop is None:
                 if steps >= self.max_steps:
                     stop = "max_steps"
                     break
                 steps += 1
-                try:
-                    last = await model.generate(transcript, tools=tools)
-                except RequestRejected as exc:
-                    raise _ModelFailure("agent", "error", f"agent request rejected: {exc}") from exc
-                msg: dict[str, Any] = {"role": "assistant", "content": ""}
-                if last.analysis:
-                    msg["reasoning"] = last.analysis
+                last, msg = await _agent_turn(model, transcript, tools)
                 if last.tool_calls:
                     call = last.tool_calls[0]
                     call_id = call.id if call.id and call.id not in used_ids else f"{call.id or 'call'}_s{steps}"
@@ -216,34 +293,22 @@ class TauRetailTask(Task):
                     transcript.append(msg)
                     respond_texts.append(last.final)
                     sim_history.append({"role": "user", "content": last.final})
-                    reply = await self._simulate(simulator, sim_history)
+                    reply = await _simulate(simulator, sim_history)
                     transcript.append({"role": "user", "content": reply})
                     if env.observe_user_message(reply):
                         stop = "user_stop"
                 else:
                     transcript.append(msg)
-                    raise _ModelFailure(
-                        "agent", _no_action_status(last),
-                        f"agent produced neither a final message nor a tool call at step {steps} "
-                        f"(finish_reason={last.finish_reason}"
-                        + (f", parse error: {last.parse_error}" if last.parse_error else "") + ")", last)
+                    raise _no_action(last, steps)
         except _ModelFailure as exc:
             stop, failure = "model_error", exc
 
         reward = self._reward(env, respond_texts, stop)
-        status: Status = "ok"
-        error: str | None = None
-        if failure is not None:
-            status, error = failure.status, str(failure)
-        elif stop == "aborted":
-            status, error = "malformed", env.abort_reason
         log = env.tool_log
         info: dict[str, Any] = {
             "task_index": task.index, "split": task.split, "steps": steps, "max_steps": self.max_steps,
             "stop_reason": stop, "reward": reward, "respond_turns": len(respond_texts),
-            "user_simulator": _session_info(simulator) | {"calls": len(getattr(simulator, "calls", []))},
-            "tool_calls": [{"step": s, "name": r.name, "status": r.status, "write": r.write, "detail": r.detail}
-                           for s, r in zip(tool_steps, log, strict=False)],
+            "user_simulator": _session_info(simulator), "tool_calls": _tool_call_rows(tool_steps, log),
             "tool_summary": {"calls": len(log), "writes": sum(r.write for r in log),
                              "errors": sum(r.status == "error" for r in log),
                              "unknown_tools": sum(r.status == "unknown_tool" for r in log),
@@ -251,26 +316,7 @@ class TauRetailTask(Task):
                              "malformed_arguments": sum(r.status == "malformed_arguments" for r in log),
                              "dropped_extra_calls": dropped, "undelivered_texts": undelivered},
         }
-        if failure is not None:
-            info["error_role"] = failure.role
-            info["error"] = str(failure)
-        if stop == "aborted":
-            info["error"] = env.abort_reason
-        return Episode(transcript=transcript, output=last, status=status, info=info, error=error)
-
-    async def _simulate(self, simulator: ModelSession, history: list[dict[str, Any]]) -> str:
-        """One simulator turn: its final-channel text, appended to its own history (analysis never leaves)."""
-        try:
-            out = await simulator.generate(history)
-        except RequestRejected as exc:
-            raise _ModelFailure(SIMULATOR_ROLE, "error", f"user simulator request rejected: {exc}") from exc
-        if out.final is None:
-            raise _ModelFailure(
-                SIMULATOR_ROLE, "error",
-                f"user simulator produced no final message (finish_reason={out.finish_reason}"
-                + (f", parse error: {out.parse_error}" if out.parse_error else "") + ")", out)
-        history.append({"role": "assistant", "content": out.final})
-        return out.final
+        return _episode(transcript, last, info, stop, failure, env.abort_reason)
 
     @staticmethod
     def _reward(env: RetailEnv, respond_texts: list[str], stop: str | None) -> dict[str, Any]:
@@ -283,27 +329,7 @@ class TauRetailTask(Task):
 
     # -- grading ---------------------------------------------------------------------------------
     def grade(self, sample: Sample, attempt: Attempt) -> Grade:
-        info = attempt.info or {}
-        reward = attempt_reward(attempt)
-        r = info.get("reward") or {}
-        stop = info.get("stop_reason")
-        source = failure_source(attempt.status, info, reward)
-        if source is None:
-            reason = f"final DB matches the gold state and every required output was said ({stop})"
-        elif source == "step_limit":
-            reason = f"no ###STOP### or transfer within {info.get('max_steps', 30)} steps: reward 0"
-        elif source == "wrong_db":
-            reason = "final DB differs from the gold state"
-            if r.get("missing_outputs"):
-                reason += f"; missing outputs: {r['missing_outputs']}"
-        elif source == "missing_outputs":
-            reason = f"DB matches but outputs not said to the user: {r.get('missing_outputs')}"
-        else:
-            reason = f"{source}: {info.get('error') or stop}"
-        answer = ((r.get("agent_hash") or "")[:16] or None) if r.get("scored") else None
-        return Grade(key=attempt.key, score=reward, answer=answer, reason=reason,
-                     details={"stop_reason": stop, "steps": info.get("steps"), "db_match": r.get("db_match"),
-                              "missing_outputs": r.get("missing_outputs"), "failure": source})
+        return _grade(attempt, failure_source, _reason, ("missing_outputs",))
 
     def settings(self) -> dict[str, Any]:
         return {"name": self.name, "version": self.version, "benchmark": "tau-bench v1 retail", "split": self.split,
@@ -318,6 +344,23 @@ class TauRetailTask(Task):
 
 # ------------------------------------------------------------------------------------------------
 # reward and failure source of a stored attempt, and the benchmark's own metrics
+
+
+def _reason(source: str | None, info: dict[str, Any], r: dict[str, Any]) -> str:
+    """A grade's reason: why the trial scored what it did."""
+    stop = info.get("stop_reason")
+    if source is None:
+        return f"final DB matches the gold state and every required output was said ({stop})"
+    if source == "step_limit":
+        return f"no ###STOP### or transfer within {info.get('max_steps', 30)} steps: reward 0"
+    if source == "wrong_db":
+        reason = "final DB differs from the gold state"
+        if r.get("missing_outputs"):
+            reason += f"; missing outputs: {r['missing_outputs']}"
+        return reason
+    if source == "missing_outputs":
+        return f"DB matches but outputs not said to the user: {r.get('missing_outputs')}"
+    return f"{source}: {info.get('error') or stop}"
 
 
 def attempt_reward(attempt: Attempt | dict[str, Any]) -> float:

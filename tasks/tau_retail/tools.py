@@ -54,6 +54,27 @@ def _price_diff(
     return diff, None
 
 
+def request_exchange(data: RetailDB, order_id: str, item_ids: list[str], new_item_ids: list[str],
+                     payment_method_id: str, price_difference: Any) -> dict[str, Any]:
+    """The write of an exchange of delivered items, once checked (v1 and tau2 alike): the order, marked."""
+    order = data.order_for_write(order_id)
+    order["status"] = "exchange requested"
+    order["exchange_items"] = sorted(item_ids)
+    order["exchange_new_items"] = sorted(new_item_ids)
+    order["exchange_payment_method_id"] = payment_method_id
+    order["exchange_price_difference"] = price_difference
+    return order
+
+
+def request_return(data: RetailDB, order_id: str, item_ids: list[str], payment_method_id: str) -> dict[str, Any]:
+    """The write of a return of delivered items, once checked (v1 and tau2 alike): the order, marked."""
+    order = data.order_for_write(order_id)
+    order["status"] = "return requested"
+    order["return_items"] = sorted(item_ids)
+    order["return_payment_method_id"] = payment_method_id
+    return order
+
+
 class Calculate:
     @staticmethod
     def invoke(data: RetailDB, expression: str) -> str:
@@ -116,13 +137,7 @@ class ExchangeDeliveredOrderItems:
         method = methods[payment_method_id]
         if method["source"] == "gift_card" and method["balance"] < diff:
             return "Error: insufficient gift card balance to pay for the price difference"
-        order = data.order_for_write(order_id)
-        order["status"] = "exchange requested"
-        order["exchange_items"] = sorted(item_ids)
-        order["exchange_new_items"] = sorted(new_item_ids)
-        order["exchange_payment_method_id"] = payment_method_id
-        order["exchange_price_difference"] = diff
-        return _dump(order)
+        return _dump(request_exchange(data, order_id, item_ids, new_item_ids, payment_method_id, diff))
 
 
 class FindUserIdByEmail:
@@ -336,11 +351,7 @@ class ReturnDeliveredOrderItems:
             return "Error: payment method should be either the original payment method or a gift card"
         if _too_many(item_ids, [it["item_id"] for it in order["items"]]) is not _NONE:
             return "Error: some item not found"
-        order = data.order_for_write(order_id)
-        order["status"] = "return requested"
-        order["return_items"] = sorted(item_ids)
-        order["return_payment_method_id"] = payment_method_id
-        return _dump(order)
+        return _dump(request_return(data, order_id, item_ids, payment_method_id))
 
 
 class Think:
