@@ -143,8 +143,8 @@ def test_stderr_flood_is_capped():
 
 
 def test_fork_bomb_is_contained():
-    code = ("import os\nn = 0\nwhile n < 100000:\n    try:\n        os.fork(); n += 1\n"
-            "    except OSError: n += 1\n")
+    code = ("import os\nwhile True:\n    try:\n        os.fork()\n"  # forever: only the limits end it
+            "    except OSError: pass\n")
     t = time.monotonic()
     r = py(code, max_processes=8, wall_seconds=2.0)
     assert time.monotonic() - t < 5

@@ -331,8 +331,9 @@ def test_html_report_shows_every_suite_section(combined, tmp_path):
                     dom.find_all(lambda n: n["tag"] == "td", tr))]
 
     [cf] = table_after("Codeforces")
-    assert cf[:2] == ["gpt-oss-120b", "medium"] and cf[8] == "2205"  # the card's Elo at medium, beside ours
-    assert cf[6][0].isdigit()  # an Elo estimate with its interval
+    # model, effort, tools, lang, problems, k, pass@1, Elo, SE, card Elo, ...
+    assert cf[:3] == ["gpt-oss-120b", "medium", "no tools"] and cf[9] == "2205"  # the card's Elo at medium, beside ours
+    assert cf[7][0].isdigit()  # an Elo estimate with its interval
     [tau] = table_after("Tau-Bench Retail")
     assert tau[:4] == ["gpt-oss-120b", "high", "10", "4"] and "user-sim-model" in " ".join(tau)
     assert tau[5] == f"{100 * combined['tau_scores'].mean():.1f}" and tau[9] == "67.8"  # pass^1 beside the card
