@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import csv
 import json
 import re
 import threading
@@ -238,6 +239,9 @@ def test_cli_run_with_the_python_tool_over_harmony(harmony_model, tmp_path):
     assert "tool-call limit" in grades["p5#0"]["reason"]
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["card_key"] == "aime2025_tools" and manifest["settings"]["task"]["tools"] == "python"
+    # its own report row, beside the card's with-python number (72.9 at low), not the no-tools one (50.4)
+    [row] = csv.DictReader((run_dir / "summary.csv").open())
+    assert (row["suite"], row["card"]) == ("aime2025_tools", "72.9")
     prompts = _HarmonyModel.prompts
     assert all("# Tools\n\n## python" in p for p in prompts)  # declared as the built-in tool, every call
     later = next(p for p in prompts if "x = 2 ** 10" in p)
