@@ -414,15 +414,15 @@ def suite_sections(roots: list[str | Path]) -> str:
         from tasks.tau_retail.task import tau_section
 
         parts.append(tau_section(roots))
+    if "tau2_retail" in keys:
+        from tasks.tau2_retail.task import tau2_section
+
+        parts.append(tau2_section(roots))
     if "lm_eval" in keys:
         from tasks.lm_eval_bridge.report import lm_eval_section
 
         parts.append(lm_eval_section(roots))
     return "\n".join(p for p in parts if p)
-    if "tau2_retail" in keys:
-        from tasks.tau2_retail.task import tau2_section
-
-        parts.append(tau2_section(roots))
 
 
 def write_reports(roots: list[str | Path], out_dir: str | Path) -> dict[str, Any]:
