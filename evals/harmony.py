@@ -70,7 +70,8 @@ def count_tokens(text: str) -> int:
     return len(encoding().encode(text, disallowed_special=()))
 
 
-def system_message(effort: str, start_date: str | None = DEFAULT_START_DATE, python_tool: bool = False) -> Any:
+def system_message(effort: str, start_date: str | None = DEFAULT_START_DATE, python_tool: bool = False,
+                   namespaces: list[dict[str, Any]] | None = None) -> Any:
     import openai_harmony as oh
 
     content = oh.SystemContent.new().with_reasoning_effort(oh.ReasoningEffort(effort.capitalize()))
@@ -78,7 +79,15 @@ def system_message(effort: str, start_date: str | None = DEFAULT_START_DATE, pyt
         content = content.with_conversation_start_date(start_date)
     if python_tool:
         content = content.with_python_tool()
+    for ns in namespaces or []:  # e.g. SWE-bench's ``container`` with ``exec``, declared like python / browser
+        content = content.with_tools(oh.ToolNamespaceConfig(
+            name=ns["name"], description=ns.get("description"), tools=_function_tools(ns["tools"])))
     return oh.Message.from_role_and_content(oh.Role.SYSTEM, content)
+
+
+def is_namespace_tool(tool: dict[str, Any]) -> bool:
+    """A system-message tool namespace: ``{"type": "namespace", "name", "description", "tools": [...]}``."""
+    return tool.get("type") == "namespace"
 
 
 def _function_tools(tools: list[dict[str, Any]]) -> list[Any]:
@@ -101,7 +110,10 @@ def to_harmony_messages(messages: list[dict[str, Any]], effort: str, *, tools: l
     """
     import openai_harmony as oh
 
-    out = [system_message(effort, start_date, python_tool)]
+    namespaces = [t for t in tools or [] if is_namespace_tool(t)]
+    tools = [t for t in tools or [] if not is_namespace_tool(t)]
+    system_tools = {"python", *(ns["name"] for ns in namespaces)}  # called as ``<ns>.<tool>``, not functions.
+    out = [system_message(effort, start_date, python_tool, namespaces)]
     instructions = "\n\n".join(m["content"] for m in messages if m["role"] in ("system", "developer") and m.get("content"))
     if instructions or tools:
         dev = oh.DeveloperContent.new()
@@ -122,22 +134,28 @@ def to_harmony_messages(messages: list[dict[str, Any]], effort: str, *, tools: l
                 out.append(oh.Message.from_role_and_content(oh.Role.ASSISTANT, m["reasoning"]).with_channel("analysis"))
             for call in m.get("tool_calls") or []:
                 call_names[call["id"]] = call["name"]
-                recipient = call["name"] if call["name"] == "python" else f"functions.{call['name']}"
-                # built-in python is called from the analysis channel; function tools from commentary
-                channel = "analysis" if recipient == "python" else "commentary"
+                in_system = call["name"].split(".", 1)[0] in system_tools
+                recipient = call["name"] if in_system else f"functions.{call['name']}"
+                # system-message tools (python, container) are called from the analysis channel; functions from
+                # commentary
+                channel = "analysis" if in_system else "commentary"
                 msg = (oh.Message.from_role_and_content(oh.Role.ASSISTANT, call["arguments"])
                        .with_channel(channel).with_recipient(recipient))
-                if recipient != "python":
+                if in_system and recipient != "python":
+                    msg = msg.with_content_type("code")
+                elif not in_system and call["arguments"].lstrip()[:1] in ("{", "["):
+                    # a function whose parameter is a plain string (apply_patch) takes its text unconstrained
                     msg = msg.with_content_type("<|constrain|>json")
                 out.append(msg)
             if m.get("content"):
                 out.append(oh.Message.from_role_and_content(oh.Role.ASSISTANT, m["content"]).with_channel("final"))
         elif role == "tool":
             name = m.get("name") or call_names.get(m.get("tool_call_id", ""), "tool")
-            author = name if name == "python" else f"functions.{name}"
+            in_system = name.split(".", 1)[0] in system_tools
+            author = name if in_system else f"functions.{name}"
             # a tool answers on the channel it was called from
             out.append(oh.Message.from_author_and_content(oh.Author.new(oh.Role.TOOL, author), m["content"])
-                       .with_channel("analysis" if author == "python" else "commentary").with_recipient("assistant"))
+                       .with_channel("analysis" if in_system else "commentary").with_recipient("assistant"))
         else:
             raise ValueError(f"unknown message role {role!r}")
     return out
