@@ -11,11 +11,21 @@ pool, stopping at the first failing test unless ``full=True``. Verdicts::
 
 Outputs are compared as whitespace-separated tokens; a token of the expected output that is a decimal with a
 fraction or exponent is compared with 1e-6 absolute-or-relative tolerance, everything else exactly. A problem
-that ships a checker (C++ or Python source) is judged by it instead: ``checker input output answer``, exit code
-0 = AC, 1 or 2 = WA, anything else = INFRA. Checkers are compiled once and cached on disk by source hash; one
-that does not compile makes the problem EXCLUDED (remembered for this process only, so a fixed setup is retried
-next time). ``testlib.h`` is not shipped: a checker that includes it needs ``testlib_h=PATH`` (a file you
-supply; ``--testlib PATH`` on the CLI, ``suite.testlib_h`` in a run).
+that ships a checker is judged by it instead, called as its kind (``Problem.checker_kind``) says:
+
+- ``testlib`` (C++ or Python source): ``checker input output answer`` (the contestant's output second); exit
+  code 0 = AC, 1 or 2 = WA, anything else = INFRA (a judge failure, never a WA).
+- ``openr1`` (open-r1/codeforces ``generated_checker``, always Python): ``python3 checker.py input.txt
+  correct_output.txt solution_output.txt`` (the contestant's output last), as open-r1's Codeforces runner calls
+  it: AC when it exits 0 within 10 s and its stdout, all whitespace removed, is ``1`` (or ``100``); any other
+  output, exit code, crash or timeout is WA. The files are prepared as that runner prepares them: ``\r`` at
+  line ends removed from the input and the answer, empty lines removed from the answer and the output.
+
+Checkers are compiled once and cached on disk by source hash. A problem is EXCLUDED (never AC, never WA) when
+its checker is of an unknown kind, does not compile, or fails on every test given the test's own answer as
+the contestant's output (crash, timeout, or for ``testlib`` an exit code other than 0/1/2): remembered for this
+process only, so a fixed setup is retried next time. ``testlib.h`` is not shipped: a checker that includes it
+needs ``testlib_h=PATH`` (a file you supply; ``--testlib PATH`` on the CLI, ``suite.testlib_h`` in a run).
 
 Tests run in long-lived sandboxes (:class:`evals.sandbox.SandboxLane`), one per worker for the submission: one
 bwrap start-up per lane instead of one per test and per checker call. A lane that fails during a test makes that
@@ -24,6 +34,7 @@ test INFRA (never WA) and is replaced by a fresh one.
 CLI::
 
     python -m tasks.codeforces.judge --problems P.jsonl --submissions S.jsonl [--full] [--workers N] [--testlib H]
+        [--generated-tests DIR]
 """
 
 from __future__ import annotations
@@ -31,6 +42,7 @@ from __future__ import annotations
 import argparse
 import concurrent.futures as cf
 import contextlib
+import functools
 import hashlib
 import json
 import math
@@ -59,7 +71,16 @@ from evals.sandbox import (
     cache_dir,
     run_sandboxed,
 )
-from tasks.codeforces.problems import Problem, ProblemDataError, load_problems, read_jsonl_records
+from tasks.codeforces.problems import (
+    CHECKER_KINDS,
+    OPENR1,
+    TESTLIB,
+    Problem,
+    ProblemDataError,
+    load_problems,
+    read_jsonl_records,
+    unknown_kind_reason,
+)
 
 AC, WA, TLE, MLE, RE, CE, OLE, NO_CODE, INFRA = "AC", "WA", "TLE", "MLE", "RE", "CE", "OLE", "NO_CODE", "INFRA"
 EXCLUDED = "EXCLUDED"
@@ -67,11 +88,13 @@ VERDICTS = (AC, WA, TLE, MLE, RE, CE, OLE, NO_CODE, INFRA, EXCLUDED)
 
 CXX = "g++"
 CXX_FLAGS = ("-std=c++17", "-O2", "-pipe", "-DONLINE_JUDGE")
-PYTHON = "/usr/bin/python3"  # the interpreter inside the sandbox (system python; /usr is bound read-only)
+SANDBOX_SYSTEM_DIRS = ("/usr/", "/bin/", "/lib/", "/lib64/")  # bound read-only into every sandbox
 COMPILE_LIMITS = {"cpu_seconds": 30.0, "wall_seconds": 60.0, "memory_bytes": 2 << 30, "max_processes": 32,
                   "max_output_bytes": 1 << 20}
 CHECKER_LIMITS = {"cpu_seconds": 10.0, "wall_seconds": 20.0, "memory_bytes": 1 << 30, "max_processes": 1,
                   "max_output_bytes": 1 << 20}
+OPENR1_CHECKER_LIMITS = {**CHECKER_LIMITS, "wall_seconds": 10.0}  # open-r1's runner: `timeout 10 python3 ...`
+OPENR1_ACCEPT = ("1", "100")  # its runner's accepting outputs (whitespace removed)
 LOG_TAIL = 2000
 
 _LANG_ALIASES = {
@@ -82,8 +105,8 @@ _LANG_ALIASES = {
 
 __all__ = [
     "AC", "CE", "EXCLUDED", "INFRA", "MLE", "NO_CODE", "OLE", "RE", "TLE", "VERDICTS", "WA",
-    "CheckerError", "JudgeResult", "Submission", "TestResult", "checker_exclusion", "judge", "main",
-    "normalize_language", "outputs_match", "precompiled_header_dir",
+    "CheckerError", "JudgeResult", "Submission", "TestResult", "checker_exclusion", "exclusion_label", "judge",
+    "main", "normalize_language", "openr1_files", "outputs_match", "precompiled_header_dir", "sandbox_python",
 ]
 TESTLIB_HINT = ("testlib.h is not available (it is not shipped and cannot be fetched offline); give the path of a "
                 "testlib.h file you supply: suite.testlib_h=/path/to/testlib.h in a run, --testlib on the judge CLI")
@@ -215,6 +238,32 @@ def precompiled_header_dir() -> Path | None:
             return None
 
 
+NO_PYTHON = ("no python3 the sandbox can run: Python submissions and Python checkers need a python3 under /usr "
+             "(e.g. apt-get install python3)")
+
+
+@functools.lru_cache(maxsize=1)
+def sandbox_python() -> str | None:
+    """The python3 that runs Python submissions and checkers in the sandbox: ``/usr/bin/python3``, else the first
+    python3 found that lives under the system directories every sandbox binds read-only; None when there is none
+    (a python3 only in a virtualenv, /opt or a home directory is invisible in the sandbox)."""
+    for cand in ("/usr/bin/python3", "/usr/local/bin/python3", shutil.which("python3"),
+                 shutil.which("python3", path=os.defpath)):
+        if not cand:
+            continue
+        real = os.path.realpath(cand)
+        if os.path.isfile(real) and os.access(real, os.X_OK) and real.startswith(SANDBOX_SYSTEM_DIRS):
+            return cand if cand.startswith(SANDBOX_SYSTEM_DIRS) else real
+    return None
+
+
+def _python() -> str:
+    py = sandbox_python()
+    if py is None:
+        raise SandboxError(NO_PYTHON)
+    return py
+
+
 def normalize_language(language: str) -> str | None:
     """'cpp' or 'python' for the spellings we accept, else None."""
     return _LANG_ALIASES.get((language or "").strip().lower())
@@ -254,10 +303,11 @@ def _build(lang: str, code: str, where: Path, *, uid: int, tag: str,
         prog = _Program("cpp", where, [f"/prog/{tag}"], [(str(where / tag), f"/prog/{tag}")])
     else:
         (where / f"{tag}.py").write_text(code, encoding="utf-8")
-        argv = [PYTHON, "-c", "import py_compile,sys; py_compile.compile(sys.argv[1], doraise=True)", f"{tag}.py"]
+        python = _python()
+        argv = [python, "-c", "import py_compile,sys; py_compile.compile(sys.argv[1], doraise=True)", f"{tag}.py"]
         res = run_sandboxed(argv, workdir=where, uid=uid, **COMPILE_LIMITS)
         ok = res.exit_code == 0
-        prog = _Program("python", where, [PYTHON, f"/prog/{tag}.py"], [(str(where / f"{tag}.py"), f"/prog/{tag}.py")])
+        prog = _Program("python", where, [python, f"/prog/{tag}.py"], [(str(where / f"{tag}.py"), f"/prog/{tag}.py")])
     log = _tail(res.stderr + (b"\n" + res.stdout if res.stdout.strip() else b""))
     if res.timed_out:
         log = (log + "\ncompilation timed out").strip()
@@ -269,10 +319,24 @@ def _build(lang: str, code: str, where: Path, *, uid: int, tag: str,
 
 
 class CheckerError(SandboxError):
-    """The problem's checker does not compile: the problem is EXCLUDED (not an infrastructure failure)."""
+    """The problem's checker cannot judge (unknown kind, does not compile, fails on every test): the problem is
+    EXCLUDED (not an infrastructure failure)."""
 
 
 _checker_failures: dict[str, str] = {}  # cache key -> why; this process only (a fixed setup is retried next run)
+_probe_results: dict[tuple, str | None] = {}  # checker key + tests -> why it fails on every test, or None
+
+EXCLUSION_LABELS = (  # reason prefix -> the short label reports count exclusions under
+    ("checker of unknown kind", "checker of unknown kind"),
+    ("checker fails on every test", "checker fails on every test"),
+    ("checker does not compile: " + TESTLIB_HINT, "checker needs testlib.h (suite.testlib_h)"),
+    ("checker does not compile", "checker does not compile"),
+)
+
+
+def exclusion_label(reason: str) -> str:
+    """The short label of an EXCLUDED verdict's message (what the report counts it under)."""
+    return next((label for prefix, label in EXCLUSION_LABELS if reason.startswith(prefix)), "checker unusable")
 
 
 def _testlib_dir(testlib_h: str | os.PathLike | None) -> Path | None:
@@ -297,12 +361,17 @@ def _testlib_dir(testlib_h: str | os.PathLike | None) -> Path | None:
     return root
 
 
-def _checker_program(source: str, uid: int, testlib_h: str | os.PathLike | None = None) -> _Program:
-    """Compile (or fetch from the cache) a checker given as C++ or Python source.
+def _checker_program(source: str, uid: int, testlib_h: str | os.PathLike | None = None,
+                     kind: str = TESTLIB) -> _Program:
+    """Compile (or fetch from the cache) a checker: C++ or Python source for ``testlib``, Python for ``openr1``
+    (open-r1's runner always calls ``python3 checker.py``).
 
     Raises :class:`CheckerError` when it does not compile (remembered in memory for this process) and
     :class:`evals.sandbox.SandboxError` when the sandbox failed while compiling (not remembered)."""
-    lang = "cpp" if re.search(r"#\s*include|int\s+main\s*\(", source) else "python"
+    if kind not in CHECKER_KINDS:
+        raise CheckerError(unknown_kind_reason(kind))
+    cpp_like = re.search(r"#\s*include|int\s+main\s*\(", source)
+    lang = "cpp" if kind == TESTLIB and cpp_like else "python"
     include = _testlib_dir(testlib_h) if lang == "cpp" else None
     key = hashlib.sha256(json.dumps([lang, CXX_FLAGS, _compiler_id() if lang == "cpp" else "", source,
                                      include.name if include else ""]).encode()).hexdigest()[:24]
@@ -342,12 +411,13 @@ def _checker_program(source: str, uid: int, testlib_h: str | os.PathLike | None 
 
 def checker_exclusion(problem: Problem, *, uid: int = DEFAULT_UID,
                       testlib_h: str | os.PathLike | None = None) -> str | None:
-    """Why ``problem`` must be EXCLUDED (its checker does not compile), or None (no checker, it compiles, or
-    the sandbox failed: the judge then reports INFRA). Compiles at most once per checker and process."""
+    """Why ``problem`` must be EXCLUDED (its checker is of an unknown kind, does not compile or fails on every
+    test), or None (no checker, it works, or the sandbox failed: the judge then reports INFRA). Compiles and
+    tries each checker at most once per process."""
     if not problem.checker:
         return None
     try:
-        _checker_program(problem.checker, uid, testlib_h)
+        _probe(problem, _checker_program(problem.checker, uid, testlib_h, problem.checker_contract or TESTLIB), uid)
     except CheckerError as e:
         return str(e)
     except SandboxError:
@@ -358,8 +428,8 @@ def checker_exclusion(problem: Problem, *, uid: int = DEFAULT_UID,
 def _program_in(root: Path, lang: str) -> _Program:
     if lang == "cpp":
         return _Program("cpp", root, ["/checker/checker"], [(str(root / "checker"), "/checker/checker")])
-    return _Program("python", root, [PYTHON, "/checker/checker.py"], [(str(root / "checker.py"),
-                                                                        "/checker/checker.py")])
+    return _Program("python", root, [_python(), "/checker/checker.py"], [(str(root / "checker.py"),
+                                                                           "/checker/checker.py")])
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -378,20 +448,109 @@ def _run_verdict(res: SandboxResult) -> str | None:
     return None
 
 
-def _check_with(lane: SandboxLane, checker: _Program, inp: Path, out: bytes, ans: str) -> tuple[str, str]:
+def _drop_empty_lines(data: bytes) -> bytes:
+    """``sed '/^$/d'``: remove lines with nothing on them (a line holding only spaces or ``\r`` stays)."""
+    lines = data.split(b"\n")
+    ends_with_newline = lines[-1] == b""
+    kept = [line for line in (lines[:-1] if ends_with_newline else lines) if line]
+    return b"\n".join(kept) + (b"\n" if kept and ends_with_newline else b"")
+
+
+def _strip_cr(data: bytes) -> bytes:
+    """``sed 's/\r$//'``: one ``\r`` at the end of each line."""
+    return re.sub(rb"\r(?=\n|\Z)", b"", data)
+
+
+def openr1_files(test_input: bytes | str, answer: bytes | str, output: bytes | str) -> dict[str, bytes]:
+    """The three files an ``openr1`` checker reads, prepared as open-r1's Codeforces runner prepares them: the
+    input with ``\r`` at line ends removed; the answer with trailing newlines cut to one (``echo "$(cat f)"``),
+    ``\r`` at line ends and empty lines removed; the contestant's output with empty lines removed."""
+    def b(x: bytes | str) -> bytes:
+        return x.encode() if isinstance(x, str) else x
+
+    ans = b(answer).rstrip(b"\n") + b"\n"
+    return {"input.txt": _strip_cr(b(test_input)), "correct_output.txt": _drop_empty_lines(_strip_cr(ans)),
+            "solution_output.txt": _drop_empty_lines(b(output))}
+
+
+def _checker_failure(res: SandboxResult) -> str:
+    if res.timed_out:
+        return "timed out"
+    if res.oom:
+        return "ran out of memory"
+    if res.output_limited:
+        return "printed too much"
+    return f"exit {res.exit_code}" if res.signal is None else f"killed by signal {res.signal}"
+
+
+def _run_checker(lane: SandboxLane, checker: _Program, kind: str, inp: Path | bytes, out: bytes,
+                 ans: str | bytes) -> tuple[str, str, bool]:
+    """One checker call: (AC or WA, message, whether the checker itself failed: crashed, timed out, or for
+    ``testlib`` exited with another code than 0/1/2). An ``openr1`` checker that failed rejects (WA), as in
+    open-r1's runner. Raises :class:`SandboxError` when the sandbox itself failed."""
+    if kind == OPENR1:
+        files = openr1_files(inp.read_bytes() if isinstance(inp, Path) else inp, ans, out)
+        res = lane.run([*checker.argv, *(f"{INBOX_DIR}/{name}" for name in files)], files=files,
+                       **OPENR1_CHECKER_LIMITS)
+        msg = _tail((res.stdout + res.stderr).strip(), 300)
+        if res.exit_code != 0 or res.timed_out or res.oom or res.output_limited:
+            return WA, f"checker {_checker_failure(res)}" + (f": {msg}" if msg else ""), True
+        printed = re.sub(rb"\s", b"", res.stdout).decode(errors="replace")
+        if printed in OPENR1_ACCEPT:
+            return AC, msg, False
+        return WA, f"checker printed {printed[:40]!r}" + (f": {msg}" if msg else ""), False
     res = lane.run([*checker.argv, f"{INBOX_DIR}/input.txt", f"{INBOX_DIR}/output.txt", f"{INBOX_DIR}/answer.txt"],
                    files={"input.txt": inp, "output.txt": out, "answer.txt": ans}, **CHECKER_LIMITS)
     msg = _tail((res.stdout + res.stderr).strip(), 300)
-    if res.exit_code == 0 and not (res.timed_out or res.oom or res.output_limited):
-        return AC, msg
-    if res.exit_code in (1, 2):
-        return WA, msg
-    raise SandboxError(f"checker failed (exit {res.exit_code}, signal {res.signal}, "
-                       f"timed out {res.timed_out}): {msg}")
+    ran = not (res.timed_out or res.oom or res.output_limited)
+    if ran and res.exit_code == 0:
+        return AC, msg, False
+    if ran and res.exit_code in (1, 2):
+        return WA, msg, False
+    return INFRA, f"checker failed ({_checker_failure(res)}): {msg}", True
+
+
+def _check_with(lane: SandboxLane, checker: _Program, kind: str, inp: Path, out: bytes,
+                ans: str) -> tuple[str, str]:
+    verdict, msg, _ = _run_checker(lane, checker, kind, inp, out, ans)
+    if verdict == INFRA:  # testlib: anything but 0/1/2 is the judge's failure, never the contestant's
+        raise SandboxError(msg)
+    return verdict, msg
+
+
+def _probe(problem: Problem, checker: _Program, uid: int) -> None:
+    """Raise :class:`CheckerError` when the checker fails on every test given each test's own answer as the
+    contestant's output (crashes, times out, or for ``testlib`` exits with another code than 0/1/2); it stops at
+    the first test where the checker gives a verdict. Once per checker and tests per process; sandbox failures
+    raise :class:`SandboxError` and are not remembered."""
+    kind = problem.checker_contract or TESTLIB
+    tests = problem.tests
+    # cheap to build on every grading call (a hub problem may have hundreds of large tests)
+    key = (kind, str(checker.dir), problem.id, len(tests), *(hash((t["input"], t["output"])) for t in tests[:1]))
+    with _checker_lock:
+        known = _probe_results.get(key, "")
+    if known is None:
+        return
+    if not known:
+        last = ""
+        with contextlib.closing(SandboxLane(uid=uid, ro_binds=checker.binds, tmpfs_bytes=16 << 20)) as lane:
+            for t in problem.tests:
+                answer = t["output"].encode()
+                _, msg, failed = _run_checker(lane, checker, kind, t["input"].encode(), answer, answer)
+                if not failed:
+                    with _checker_lock:
+                        _probe_results[key] = None
+                    return
+                last = msg
+        known = (f"checker fails on every test ({len(problem.tests)} tried, each given its expected answer): "
+                 f"{last[-300:]}")
+        with _checker_lock:
+            _probe_results[key] = known
+    raise CheckerError(known)
 
 
 def _run_test(lane: SandboxLane, prog: _Program, problem: Problem, i: int, inp: Path,
-              checker: _Program | None) -> TestResult:
+              checker: _Program | None, kind: str = TESTLIB) -> TestResult:
     tl = problem.time_limit_s
     mem = problem.memory_mb << 20
     expected = problem.tests[i]["output"]
@@ -408,7 +567,7 @@ def _run_test(lane: SandboxLane, prog: _Program, problem: Problem, i: int, inp: 
     if v is None:
         if checker is not None:
             try:
-                v, detail = _check_with(lane, checker, inp, res.stdout, expected)
+                v, detail = _check_with(lane, checker, kind, inp, res.stdout, expected)
             except SandboxUnavailable:
                 raise
             except SandboxError as e:
@@ -482,15 +641,17 @@ def judge(problem: Problem, submission: Submission | Mapping[str, Any], *, full:
         return JudgeResult(INFRA, 0, message="problem has no tests", **base)
     workers = max(1, workers or os.cpu_count() or 1)
     checker = None
+    kind = problem.checker_contract or TESTLIB
     if problem.checker:  # before compiling the submission: an excluded problem is excluded whatever was sent
         try:
-            checker = _checker_program(problem.checker, uid, testlib_h)
+            checker = _checker_program(problem.checker, uid, testlib_h, kind)
+            _probe(problem, checker, uid)
         except SandboxUnavailable:
             raise
         except CheckerError as e:
             return JudgeResult(EXCLUDED, 0, message=str(e)[-LOG_TAIL:], **base)
         except SandboxError as e:
-            return JudgeResult(INFRA, 0, message=f"checker compile step failed: {e}"[-LOG_TAIL:], **base)
+            return JudgeResult(INFRA, 0, message=f"checker set-up failed: {e}"[-LOG_TAIL:], **base)
 
     with tempfile.TemporaryDirectory(prefix="cfjudge-") as td:
         root = Path(td)
@@ -517,7 +678,7 @@ def judge(problem: Problem, submission: Submission | Mapping[str, Any], *, full:
 
         def one(i: int) -> TestResult:
             with lanes.lane() as lane:
-                return _run_test(lane, prog, problem, i, inputs[i], checker)
+                return _run_test(lane, prog, problem, i, inputs[i], checker, kind)
 
         try:
             with cf.ThreadPoolExecutor(max_workers=min(workers, n)) as pool:
@@ -562,10 +723,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m tasks.codeforces.judge",
         description="Judge Codeforces-style submissions in a bubblewrap sandbox and print one JSON line per "
                     "submission: id, problem_id, verdict, tests_passed, tests_total, time_s, memory_mb.",
-        epilog="Problems: JSONL in the CodeContests shape (shared/data/codeforces/codecontests_cf300.jsonl) or the "
-               "normalized shape (id, rating, time_limit_s, memory_mb, tests[{input, output}], checker...). "
-               "Submissions: JSONL with id, problem_id, language (cpp|python), code. Verdicts: "
-               + ", ".join(VERDICTS) + ". Needs bubblewrap (apt-get install bubblewrap) and g++.")
+        epilog="Problems: JSONL in one of three shapes, told apart by their columns: CodeContests (problem_id, "
+               "tests...), normalized (id, rating, time_limit_s, memory_mb, tests[{input, output}], checker, "
+               "checker_kind testlib|openr1...) or open-r1/codeforces rows as on the hub (id, contest_id, index, "
+               "time_limit, memory_limit, rating, official_tests, official_tests_complete, generated_checker, "
+               "input_mode...; their generated_checker is called as open-r1 calls it). Submissions: JSONL with id, "
+               "problem_id, language (cpp|python), code. A submission to a problem left out when loading (why: "
+               "in message) gets EXCLUDED. Verdicts: " + ", ".join(VERDICTS)
+               + ". Needs bubblewrap (apt-get install bubblewrap), g++ and, for Python, python3 under /usr.")
     ap.add_argument("--problems", required=True, help="problems JSONL file")
     ap.add_argument("--submissions", required=True, help="submissions JSONL file (id, problem_id, language, code)")
     ap.add_argument("--full", action="store_true", help="run every test instead of stopping at the first failure")
@@ -574,6 +739,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--details", action="store_true", help="include per-test results and the compile log")
     ap.add_argument("--testlib", metavar="PATH", default=None,
                     help="a testlib.h file for checkers that include it (not shipped: supply your own)")
+    ap.add_argument("--generated-tests", metavar="DIR", default=None,
+                    help="open-r1 rows: a local copy of the dataset's generated_tests/*.parquet files")
     args = ap.parse_args(argv)
     if args.workers < 1:
         return _fail("--workers must be >= 1")
@@ -581,9 +748,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(f"--testlib {args.testlib}: no such file")
 
     try:
-        problems = load_problems(args.problems).by_id()
+        problem_set = load_problems(args.problems, generated_tests_dir=args.generated_tests)
     except ProblemDataError as e:
         return _fail(str(e))
+    problems = problem_set.by_id()
+    left_out = {**{pid: "interactive (not supported)" for pid in problem_set.skipped_interactive},
+                **problem_set.excluded}
     subs: list[Submission] = []
     sp = Path(args.submissions)
     try:
@@ -591,13 +761,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             missing = [k for k in ("id", "problem_id", "language", "code") if k not in rec]
             if missing:
                 return _fail(f"{sp}:{n}: missing field(s) {', '.join(missing)}")
-            if str(rec["problem_id"]) not in problems:
+            if str(rec["problem_id"]) not in problems and str(rec["problem_id"]) not in left_out:
                 return _fail(f"{sp}:{n}: unknown problem_id {rec['problem_id']!r} (not in {args.problems})")
             subs.append(_coerce(rec))
     except ProblemDataError as e:
         return _fail(str(e))
 
     for s in subs:
+        if s.problem_id not in problems:
+            print(json.dumps({"id": s.id, "problem_id": s.problem_id, "verdict": EXCLUDED, "tests_passed": 0,
+                              "tests_total": 0, "failed_test": None, "time_s": 0.0, "memory_mb": 0.0,
+                              "message": left_out[s.problem_id]}), flush=True)
+            continue
         try:
             r = judge(problems[s.problem_id], s, full=args.full, workers=args.workers, testlib_h=args.testlib)
         except SandboxUnavailable as e:
@@ -608,6 +783,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                 "memory_mb": round(r.max_memory_bytes / 2**20, 1)}
         if r.limits_defaulted:
             line["limits_defaulted"] = True
+        if problems[s.problem_id].checker:
+            line["checker"] = problems[s.problem_id].checker_contract
         if r.message:
             line["message"] = r.message[-300:]
         if args.details:

@@ -12,6 +12,13 @@ the tests Codeforces shows (often truncated or partial, ``official_tests_complet
 files (``generated_tests_dir``; fetch only the contests you need, e.g.
 ``hf download open-r1/codeforces --repo-type dataset --include 'generated_tests/test_cases_2000.parquet'
 --local-dir DIR``), or takes them from the row itself when a derived dataset stores them there as a list.
+The same rows exported to a local JSONL (one hub row per line, the hub's column names) load offline through
+:func:`load_problems`, which tells the three local shapes apart by their columns.
+
+Checkers come in two contracts (:data:`CHECKER_KINDS`), recorded with each problem as ``checker_kind``:
+``testlib`` (``checker input output answer``; exit 0 accepts, 1 or 2 rejects) for checkers of the local shapes,
+and ``openr1`` (``python checker.py input.txt correct_output.txt solution_output.txt``; accepted when it exits 0
+and prints 1) for open-r1's ``generated_checker``. A problem naming any other kind is excluded, with the reason.
 """
 
 from __future__ import annotations
@@ -28,15 +35,24 @@ from typing import Any
 DEFAULT_TIME_LIMIT_S = 2.0
 DEFAULT_MEMORY_MB = 256
 GENERATED_TESTS_FILE = "test_cases_{contest:04d}.parquet"  # under generated_tests/ in the open-r1 dataset repo
+TESTLIB, OPENR1 = "testlib", "openr1"
+CHECKER_KINDS = (TESTLIB, OPENR1)
+# columns that only open-r1/codeforces rows have (the normalized shape says tests/checker, CodeContests problem_id)
+OPENR1_MARKERS = ("official_tests", "generated_checker")
 
 __all__ = [
+    "CHECKER_KINDS",
     "DEFAULT_MEMORY_MB",
     "DEFAULT_TIME_LIMIT_S",
     "Problem",
     "ProblemSet",
     "ProblemDataError",
+    "OPENR1",
+    "TESTLIB",
+    "is_openr1_row",
     "load_codecontests_jsonl",
     "load_openr1_codeforces",
+    "load_openr1_jsonl",
     "load_problems",
     "load_problems_jsonl",
     "normalize_record",
@@ -56,7 +72,7 @@ class Problem:
     time_limit_s: float
     memory_mb: int
     tests: list[dict[str, str]]  # [{"input": ..., "output": ...}]
-    checker: str | None = None  # checker source (C++ or Python), run as `checker input output answer`
+    checker: str | None = None  # checker source (C++ or Python), run as its checker_kind says
     interactive: bool = False
     limits_defaulted: bool = False  # time/memory limits were not given: 2 s / 256 MB assumed
     name: str = ""
@@ -65,9 +81,15 @@ class Problem:
     examples: list[dict[str, str]] = field(default_factory=list)
     multiple_answers: bool = False  # suspected: several outputs may be correct (a checker is needed)
     source: str = ""
+    checker_kind: str | None = None  # how the checker is called and read (CHECKER_KINDS); None: testlib
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @property
+    def checker_contract(self) -> str | None:
+        """The checker's kind (``testlib`` when a checker names none), or None when there is no checker."""
+        return (self.checker_kind or TESTLIB) if self.checker else None
 
 
 @dataclass
@@ -159,9 +181,15 @@ def _finish(items: Iterable[Problem], *, keep_interactive: bool = False) -> Prob
             ps.skipped_interactive.append(p.id)
         elif not p.tests:
             ps.excluded[p.id] = "no tests"
+        elif p.checker and p.checker_contract not in CHECKER_KINDS:
+            ps.excluded[p.id] = unknown_kind_reason(p.checker_contract)
         else:
             ps.problems.append(p)
     return ps
+
+
+def unknown_kind_reason(kind: Any) -> str:
+    return f"checker of unknown kind {kind!r} (known: {', '.join(CHECKER_KINDS)})"
 
 
 def read_jsonl_records(path: str | Path) -> Iterable[tuple[int, dict[str, Any]]]:
@@ -194,7 +222,8 @@ def _from_codecontests(rec: Mapping[str, Any], where: str) -> Problem:
         checker=rec.get("checker") or None, interactive=bool(rec.get("suspected_interactive")),
         limits_defaulted=defaulted, name=str(rec.get("name") or ""), index=str(rec.get("index") or ""),
         tags=list(rec.get("tags") or []), examples=_tests(rec.get("examples"), where),
-        multiple_answers=bool(rec.get("suspected_multiple_answers")), source="codecontests")
+        multiple_answers=bool(rec.get("suspected_multiple_answers")), source="codecontests",
+        checker_kind=TESTLIB if rec.get("checker") else None)
 
 
 def load_codecontests_jsonl(path: str | Path) -> ProblemSet:
@@ -222,7 +251,8 @@ def normalize_record(rec: Mapping[str, Any], where: str = "record") -> Problem:
         interactive=bool(rec.get("interactive")), limits_defaulted=defaulted or bool(rec.get("limits_defaulted")),
         name=str(rec.get("name") or ""), index=str(rec.get("index") or ""), tags=list(rec.get("tags") or []),
         examples=_tests(rec.get("examples"), where), multiple_answers=bool(rec.get("multiple_answers")),
-        source=str(rec.get("source") or "local"))
+        source=str(rec.get("source") or "local"),
+        checker_kind=(str(rec.get("checker_kind") or TESTLIB) if rec.get("checker") else None))
 
 
 def load_problems_jsonl(path: str | Path) -> ProblemSet:
@@ -230,11 +260,20 @@ def load_problems_jsonl(path: str | Path) -> ProblemSet:
     return _finish(normalize_record(rec, f"{path}:{n}") for n, rec in read_jsonl_records(path))
 
 
-def load_problems(path: str | Path) -> ProblemSet:
-    """Load either local format, telling them apart by the first record (``problem_id`` -> CodeContests)."""
+def is_openr1_row(rec: Mapping[str, Any]) -> bool:
+    """True for a row of open-r1/codeforces (its ``official_tests`` / ``generated_checker`` columns)."""
+    return "tests" not in rec and any(k in rec for k in OPENR1_MARKERS)
+
+
+def load_problems(path: str | Path, *, generated_tests_dir: str | os.PathLike | None = None) -> ProblemSet:
+    """Load any local shape, told apart by the first record's columns: ``problem_id`` -> CodeContests,
+    ``official_tests`` / ``generated_checker`` -> open-r1 rows (:func:`load_openr1_jsonl`; ``generated_tests_dir``
+    as for the hub), else the normalized shape."""
     for _, rec in read_jsonl_records(path):
         if "problem_id" in rec and "id" not in rec:
             return load_codecontests_jsonl(path)
+        if is_openr1_row(rec):
+            return load_openr1_jsonl(path, generated_tests_dir=generated_tests_dir)
         return load_problems_jsonl(path)
     return ProblemSet(problems=[])
 
@@ -254,7 +293,7 @@ def _from_openr1(row: Mapping[str, Any], generated: list[dict[str, str]] | None 
         id=pid, contest=_int_or_none(row.get("contest_id")), rating=_int_or_none(row.get("rating")),
         statement="\n\n".join(p for p in parts if p), time_limit_s=t, memory_mb=m,
         tests=_tests(row.get("official_tests"), pid) + (generated or []),
-        checker=row.get("generated_checker") or None,
+        checker=row.get("generated_checker") or None, checker_kind=OPENR1 if row.get("generated_checker") else None,
         interactive=interactive, limits_defaulted=defaulted, name=str(row.get("title") or ""),
         index=str(row.get("index") or ""), tags=list(row.get("tags") or []),
         examples=_tests(row.get("examples"), pid), multiple_answers=bool(row.get("generated_checker")),
@@ -329,8 +368,8 @@ def load_openr1_codeforces(split: str = "test", config: str = "default",
     ``generated_tests/`` files (see the module doc). Rows with ``official_tests_complete`` false are excluded
     unless their generated tests were loaded (partial test sets accept wrong programs); so are rows whose
     ``input_mode`` is not stdin. Problems kept without generated tests they have upstream are listed in
-    ``generated_missing``. ``generated_checker`` becomes :attr:`Problem.checker`; it is assumed to follow the
-    ``checker input output answer`` convention (not verified offline).
+    ``generated_missing``. ``generated_checker`` becomes :attr:`Problem.checker` of kind ``openr1`` (open-r1's
+    own contract: ``python checker.py input.txt correct_output.txt solution_output.txt``, prints 1 to accept).
     """
     gen_source = _GeneratedTests(generated_tests_dir) if generated_tests_dir else None
     try:
@@ -342,11 +381,16 @@ def load_openr1_codeforces(split: str = "test", config: str = "default",
     except Exception as e:  # noqa: BLE001 - network, auth and cache errors all mean the same thing here
         raise ProblemDataError(
             f"cannot load {dataset!r} ({config}/{split}) from the Hugging Face hub: {type(e).__name__}: {e}. "
-            "Without network access, export it to JSONL elsewhere and use load_problems_jsonl().") from e
+            "Without network access, export its rows to a JSONL file elsewhere (one row per line, the hub's "
+            "columns) and load that file (suite.path, or load_problems_jsonl()).") from e
+    return _openr1_problem_set(ds, gen_source)
+
+
+def _openr1_problem_set(rows: Iterable[Mapping[str, Any]], gen_source: _GeneratedTests | None) -> ProblemSet:
     items: list[Problem] = []
     excluded: dict[str, str] = {}
     missing: list[str] = []
-    for row in ds:
+    for row in rows:
         pid = str(row.get("id") or f"{row.get('contest_id')}{row.get('index')}")
         listed = row.get("generated_tests")
         generated: list[dict[str, str]] | None = None
@@ -373,3 +417,72 @@ def load_openr1_codeforces(split: str = "test", config: str = "default",
     ps.excluded.update(excluded)
     ps.generated_missing = [i for i in missing if i in {p.id for p in ps.problems}]
     return ps
+
+
+# --- (d) open-r1 rows exported to a local JSONL -----------------------------------------------------------------
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _first_bad_test(tests: list[Any]) -> int | None:
+    """1-based position of the first item that is not {input: str, output: str}, or None."""
+    for k, t in enumerate(tests, 1):
+        if not (isinstance(t, Mapping) and isinstance(t.get("input"), str) and isinstance(t.get("output"), str)):
+            return k
+    return None
+
+
+def _check_openr1_row(row: Mapping[str, Any], where: str) -> None:
+    """Raise :class:`ProblemDataError` naming ``where`` and the field when a row does not have the hub's types."""
+    def bad(field_name: str, why: str) -> ProblemDataError:
+        return ProblemDataError(f"{where}: field '{field_name}' {why}")
+
+    if not row.get("id") and (row.get("contest_id") in (None, "") or row.get("index") in (None, "")):
+        raise ProblemDataError(f"{where}: missing field 'id' (or both 'contest_id' and 'index')")
+    if "official_tests" not in row:
+        raise ProblemDataError(f"{where}: missing field 'official_tests' (a list of {{input, output}})")
+    for name in ("official_tests", "examples"):
+        tests = row.get(name)
+        if tests is None and name == "examples":
+            continue
+        if not isinstance(tests, list):
+            raise bad(name, f"must be a list of {{input, output}}, got {type(tests).__name__}")
+        if (k := _first_bad_test(tests)) is not None:
+            raise bad(name, f"item {k} needs string 'input' and 'output'")
+    for name, unit in (("time_limit", "seconds"), ("memory_limit", "megabytes")):
+        v = row.get(name)
+        if v is not None and not (_is_number(v) and v > 0):
+            raise bad(name, f"must be a positive number of {unit}, got {v!r}")
+    if row.get("rating") is not None and not (_is_number(row["rating"]) and float(row["rating"]).is_integer()):
+        raise bad("rating", f"must be an integer or null, got {row['rating']!r}")
+    if row.get("official_tests_complete") is not None and not isinstance(row["official_tests_complete"], bool):
+        raise bad("official_tests_complete", f"must be true, false or null, got {row['official_tests_complete']!r}")
+    for name in ("id", "contest_id", "index", "title", "description", "input_format", "output_format",
+                 "interaction_format", "note", "generated_checker", "input_mode"):
+        v = row.get(name)
+        if v is not None and not isinstance(v, str) and not (name == "contest_id" and _is_number(v)):
+            raise bad(name, f"must be a string or null, got {type(v).__name__}")
+    gen = row.get("generated_tests")
+    if gen is not None and not (isinstance(gen, list) or (_is_number(gen) and gen >= 0)):
+        raise bad("generated_tests", f"must be a count or a list of {{input, output}}, got {gen!r}")
+    if isinstance(gen, list) and (k := _first_bad_test(gen)) is not None:
+        raise bad("generated_tests", f"item {k} needs string 'input' and 'output'")
+
+
+def load_openr1_jsonl(path: str | Path, *, generated_tests_dir: str | os.PathLike | None = None) -> ProblemSet:
+    """Load rows of open-r1/codeforces exported to a local JSONL (one row per line, the hub's columns: id,
+    contest_id, index, title, description, input_format, output_format, time_limit, memory_limit, rating,
+    official_tests, official_tests_complete, generated_checker, input_mode, ...) exactly as
+    :func:`load_openr1_codeforces` loads the hub's rows. A malformed row raises :class:`ProblemDataError` naming
+    the file, the line and the field."""
+    gen_source = _GeneratedTests(generated_tests_dir) if generated_tests_dir else None
+    rows = []
+    for n, rec in read_jsonl_records(path):
+        where = f"{path}:{n}"
+        if not is_openr1_row(rec):
+            raise ProblemDataError(f"{where}: missing field 'official_tests' (the file's first line is an "
+                                   "open-r1/codeforces row; every line must be one)")
+        _check_openr1_row(rec, where)
+        rows.append(rec)
+    return _openr1_problem_set(rows, gen_source)

@@ -7,8 +7,10 @@ its program in a fenced code block of the final channel. Grading takes the LAST 
 
 Judge failures are not the model's failures: an INFRA verdict is retried, and if it persists the grade carries
 ``details["infra_error"] = True`` (score None: not scored, reason says so); reports must drop such grades from accuracy and Elo
-(:mod:`tasks.codeforces.metrics` does). A problem whose checker does not compile is EXCLUDED at its first grading
-(score None, ``details["excluded"]`` names why; not retried); the report counts it with the other exclusions.
+(:mod:`tasks.codeforces.metrics` does). A problem whose checker cannot judge (unknown kind, does not compile, fails
+on every test) is EXCLUDED at its first grading (score None, ``details["excluded"]`` names why; not retried); the
+report counts it with the other exclusions. Every grade names the problem's checker kind in ``details["checker"]``
+(``testlib``, ``openr1``, or None for token comparison), so the report can say what judged what.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import time
+from collections import Counter
 from typing import Any
 
 from evals.sandbox import SandboxUnavailable
@@ -27,10 +30,10 @@ from tasks.codeforces.judge import (
     EXCLUDED,
     INFRA,
     NO_CODE,
-    TESTLIB_HINT,
     JudgeResult,
     Submission,
     checker_exclusion,
+    exclusion_label,
     judge,
     normalize_language,
 )
@@ -203,7 +206,7 @@ class CodeforcesTask(PythonToolMode, SingleTurnTask):
     def _problem_set(self) -> ProblemSet:
         try:
             if self.path:
-                return load_problems(self.path)
+                return load_problems(self.path, generated_tests_dir=self.generated_tests_dir)
             if not self.hf_id:
                 raise DataUnavailable(f"{self.name}: no data source; set suite.path to a local problems JSONL")
             return load_openr1_codeforces(split=self.hf_split, config=self.hf_config, dataset=self.hf_id,
@@ -212,7 +215,7 @@ class CodeforcesTask(PythonToolMode, SingleTurnTask):
             where = f"the local file {self.path}" if self.path else f"{self.hf_id} ({self.hf_split})"
             raise DataUnavailable(
                 f"{self.name}: cannot load problems from {where}: {str(exc).splitlines()[0][:300].rstrip('.')}. Point "
-                f"suite.path at a local JSONL (CodeContests shape or normalized), e.g. "
+                f"suite.path at a local JSONL (CodeContests shape, normalized, or open-r1/codeforces rows), e.g. "
                 f"suite.path=/work/shared/data/codeforces/codecontests_cf300.jsonl") from exc
 
     def _with_default_limits(self, p: Problem) -> Problem:
@@ -242,7 +245,8 @@ class CodeforcesTask(PythonToolMode, SingleTurnTask):
             p = self._with_default_limits(p)
             samples.append(Sample(id=p.id, input=build_prompt(p, self.language), reference=p, metadata={
                 "rating": p.rating, "contest": p.contest, "limits_defaulted": p.limits_defaulted, "name": p.name,
-                "time_limit_s": p.time_limit_s, "memory_mb": p.memory_mb, "tests": len(p.tests)}))
+                "time_limit_s": p.time_limit_s, "memory_mb": p.memory_mb, "tests": len(p.tests),
+                "checker": p.checker_contract}))
         if wanted is not None:
             missing = wanted - {s.id for s in samples} - set(self.excluded)
             for pid in sorted(missing):
@@ -261,7 +265,9 @@ class CodeforcesTask(PythonToolMode, SingleTurnTask):
         return {"problems": len(samples), "rated": sum(s.metadata["rating"] is not None for s in samples),
                 "limits_defaulted": sum(bool(s.metadata["limits_defaulted"]) for s in samples),
                 "skipped_interactive": sorted(self.skipped_interactive), "excluded": dict(sorted(self.excluded.items())),
-                "generated_tests_missing": sorted(set(self.generated_missing) & {s.id for s in samples})}
+                "generated_tests_missing": sorted(set(self.generated_missing) & {s.id for s in samples}),
+                "checkers": dict(sorted(Counter(s.metadata["checker"] for s in samples
+                                                if s.metadata["checker"]).items()))}
 
     # -- episode ------------------------------------------------------------------------------------------------
     def prompt(self, sample: Sample) -> list[dict[str, Any]]:
@@ -297,7 +303,7 @@ class CodeforcesTask(PythonToolMode, SingleTurnTask):
         return res, last_msg
 
     def _excluded(self, attempt: Attempt, problem: Problem, why: str, meta: dict[str, Any]) -> Grade:
-        label = "checker needs testlib.h (suite.testlib_h)" if TESTLIB_HINT in why else "checker does not compile"
+        label = exclusion_label(why)
         return Grade(key=attempt.key, score=None, answer=EXCLUDED,
                      reason=f"{_VERDICT_WORDS[EXCLUDED]} ({label}): {why[-300:]}",
                      details={"verdict": EXCLUDED, "excluded": label, "excluded_message": why[-1000:],
@@ -306,7 +312,8 @@ class CodeforcesTask(PythonToolMode, SingleTurnTask):
 
     def grade(self, sample: Sample, attempt: Attempt) -> Grade:
         problem: Problem = sample.reference
-        meta = {"rating": problem.rating, "limits_defaulted": problem.limits_defaulted}
+        meta = {"rating": problem.rating, "limits_defaulted": problem.limits_defaulted,
+                "checker": problem.checker_contract}
         why = checker_exclusion(problem, testlib_h=self.testlib_h)  # compiled once per process; cached on disk
         if why:
             return self._excluded(attempt, problem, why, meta)

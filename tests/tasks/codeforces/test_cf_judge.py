@@ -257,9 +257,20 @@ def test_checker_accepts_any_valid_answer(checker):
     assert judge(DIVISOR_PROBLEM, {"language": "python", "code": largest}).verdict == WA
 
 
-def test_checker_failing_at_run_time_is_infra_not_wa():
+def test_testlib_checker_failing_at_run_time_is_infra_not_wa():
+    # exit 3 (testlib's FAIL) on the contestant's "3", a verdict on the expected answers: the judge failed
+    fails_on_3 = "import sys\nsys.exit(3 if open(sys.argv[2]).read().split() == ['3'] else 0)\n"
+    p = dataclasses.replace(DIVISOR_PROBLEM, checker=fails_on_3)
+    r = judge(p, {"language": "python", "code": "print(3)"})
+    assert r.verdict == INFRA and "checker failed (exit 3)" in r.message
+    assert judge(p, {"language": "python", "code": "print(2)"}).verdict == AC
+
+
+def test_checker_failing_on_every_test_excludes_the_problem():
     p = dataclasses.replace(DIVISOR_PROBLEM, checker="import sys\nsys.exit(3)\n")
-    assert judge(p, {"language": "python", "code": "print(2)"}).verdict == INFRA
+    r = judge(p, {"language": "python", "code": "print(2)"})
+    assert r.verdict == EXCLUDED and r.message.startswith("checker fails on every test (2 tried")
+    assert checker_exclusion(p) == r.message
 
 
 def test_checker_that_does_not_compile_excludes_the_problem():
