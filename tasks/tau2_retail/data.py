@@ -2,7 +2,7 @@
 
 Two folder layouts are accepted (see :func:`resolve_data_dir`):
 
-* the *bundle* layout, e.g. a copy of ``shared/data/tau_bench/tau2_retail``::
+* the *bundle* layout (the data files in one folder)::
 
       db.json policy.md split_tasks.json            the database, the agent policy, the splits
       tasks.json tasks_2025-06-release.json         the two task releases (either one is enough)
@@ -48,7 +48,7 @@ DEFAULT_REWARD_BASIS: tuple[str, ...] = ("DB", "COMMUNICATE")
 REWARD_TYPES = frozenset({"DB", "COMMUNICATE", "NL_ASSERTION", "ENV_ASSERTION", "ACTION"})
 SUPPORTED_REWARDS = frozenset({"DB", "COMMUNICATE", "NL_ASSERTION"})
 
-#: sha256 of each bundle file (shared/data/tau_bench/tau2_retail, tau2-bench @ a2c0247; the 2025-06 tasks
+#: sha256 of each bundle file (tau2-bench @ a2c0247; the 2025-06 tasks
 #: from 37199f3). Another tau2 commit ships other bytes: ``verify=False`` (``suite.verify_data=false``) takes it.
 FILE_SHA256: dict[str, str] = {
     "db.json": "413a65160adbdb5fde0ffc0015c49b6d70250b10c18128de169b597af7766765",
@@ -66,7 +66,7 @@ INITIAL_DB_HASH = "b25c9cb211f5efcaee5dd646054a73c4a9f43f4f5acc32c10713cd9f9ac20
 HOW_TO_GET = (
     "Point suite.data_dir / --data-dir / $TAU2_RETAIL_DATA at either (a) a folder with db.json, policy.md, "
     "split_tasks.json, tasks.json and/or tasks_2025-06-release.json, user_simulation_guidelines.md and "
-    "prompts.json (e.g. a copy of shared/data/tau_bench/tau2_retail), or (b) a tau2-bench checkout "
+    "prompts.json, or (b) a tau2-bench checkout "
     "(`git clone https://github.com/sierra-research/tau2-bench`; data/tau2/domains/retail/ holds db, policy, "
     "tasks and splits, data/tau2/user_simulator/simulation_guidelines.md the guidelines) with prompts.json "
     "copied into data/tau2/domains/retail/."
@@ -234,7 +234,7 @@ class Tau2Data(DataSet):
     def read_bytes(self, name: str) -> bytes:
         path = self.path(name)
         expected = FILE_SHA256.get(name)
-        hint = (" prompts.json is not an upstream file: copy it from a bundle (shared/data/tau_bench/tau2_retail)."
+        hint = (" prompts.json is not an upstream file: copy it from a bundle folder."
                 if name == "prompts.json" else "")
         raw = read_data_file(path, expected, Tau2RetailDataError, "tau2 retail data file", HOW_TO_GET, hint)
         if self.verify and expected is not None:

@@ -8,10 +8,11 @@ No model or HTTP code lives here; :mod:`tasks.tau2_retail.task` drives the loop:
 
 Reward (tau2's evaluator): **DB** replays the agent's successful-or-not WRITE calls on a fresh DB (the
 "predicted" environment; reads and unknown tools are skipped, as tau2's ``set_state`` does) and every gold
-action on another fresh DB, and compares ``sha256(json.dumps(db, sort_keys=True))``; a gold write that
-fails makes a match "not evaluated" (the component is left out), a mismatch stays 0, as upstream.
-**COMMUNICATE** is v1's substring rule over the text said to the user. **NL_ASSERTION** is the judge's
-verdict (all assertions met), 1 where the task has none.
+action on another fresh DB, and compares ``sha256(json.dumps(db, sort_keys=True))``. A gold action that
+fails is recorded (``gold_write_errors``) and the hashes are compared all the same, as upstream (it logs
+a warning). **COMMUNICATE** is v1's substring rule over every text the agent wrote, with or without tool
+calls (tau2 reads every assistant message). **NL_ASSERTION** is the judge's verdict (all assertions met),
+1 where the task has none.
 """
 
 from __future__ import annotations
@@ -128,8 +129,9 @@ def judge_messages(transcript: Sequence[Mapping[str, Any]], assertions: Sequence
         if m.get("tool_calls"):
             calls = ", ".join(f"{c['name']}({c['arguments']})" for c in m["tool_calls"])
             lines.append(f"assistant: [tool calls] {calls}")
-        if m.get("content"):
-            lines.append(f"{role}: {m['content']}")
+        text = m.get("content") or m.get("undelivered_text")  # tau2's judge reads a tool-call turn's text too
+        if text:
+            lines.append(f"{role}: {text}")
     user = ("conversation:\n" + "\n".join(lines) + "\n\nexpectedOutcomes:\n" + json.dumps(list(assertions)))
     return [{"role": "system", "content": JUDGE_SYSTEM}, {"role": "user", "content": user}]
 
@@ -202,7 +204,8 @@ class Tau2Env:
         return [(c.name, c.arguments) for c in self.tool_log if c.write and isinstance(c.arguments, dict)]
 
     def reward(self, respond_texts: Sequence[str], nl: dict[str, Any] | None = None) -> Tau2Reward:
-        """Product of the task's reward_basis components; ``nl``: ``{"checks": [...], "met": bool}`` or None."""
+        """Product of the task's reward_basis components; ``nl``: ``{"checks": [...], "met": bool}`` or None.
+        ``respond_texts``: every text of the agent's messages (COMMUNICATE), those that came with tool calls too."""
         task = self.task
         predicted = Tau2DB(self.data)  # type: ignore[arg-type]
         replay(predicted, self.agent_writes())
@@ -214,8 +217,7 @@ class Tau2Env:
         components: dict[str, float] = {}
         for basis in task.reward_basis:
             if basis == "DB":
-                if not (db_match and gold_errors):  # a match against an incomplete gold state is not a pass
-                    components["DB"] = 1.0 if db_match else 0.0
+                components["DB"] = 1.0 if db_match else 0.0
             elif basis == "COMMUNICATE":
                 components["COMMUNICATE"] = 0.0 if missing else 1.0
             elif basis == "NL_ASSERTION":

@@ -3,11 +3,11 @@
     python -m tasks.tau2_retail.selfcheck --data-dir DIR [--release current,2025-06] [--splits base,train,test]
 
 For every task: each gold action's tool must exist and its arguments must validate against the tool's
-parameters; the gold actions are run as if an agent had made them, and the DB component of the reward
-(the agent's WRITE calls replayed on a fresh DB vs every gold action replayed on another) must be 1.
+declared parameters; the gold actions are run as if an agent had made them, and the DB component of the
+reward (the agent's WRITE calls replayed on a fresh DB vs every gold action replayed on another) must be 1.
 Gold actions whose observation starts with ``Error:`` are counted and listed: they are expected (failed
-lookups, refused writes), but a refused gold WRITE means the gold state is not the one the task's author
-described, so tau2 leaves the DB component of such a task unevaluated.
+lookups, refused writes). A refused gold WRITE means the gold state is not the one the task's author
+described; tau2 logs it and compares the hashes all the same, and so do we (such tasks are listed).
 
 tau2 publishes no reference DB hashes, so this proves that our tools accept every gold call, that the
 replay is deterministic and that the reward machinery gives a gold trajectory full DB credit. It does not
@@ -40,7 +40,7 @@ class SplitResult:
     total: int = 0
     failures: list[str] = field(default_factory=list)  # "task 7: why"
     error_actions: list[str] = field(default_factory=list)  # "task 7 7_3 get_order_details: Error: ..."
-    unevaluated: list[str] = field(default_factory=list)  # tasks whose gold WRITE failed
+    refused_gold_writes: list[str] = field(default_factory=list)  # tasks whose gold WRITE failed
 
 
 def check_task(data: Tau2Data, task) -> tuple[bool, list[str], list[str]]:  # noqa: ANN001 - Tau2Task
@@ -90,7 +90,7 @@ def run(data_dir: str | None, releases: Sequence[str], splits: Sequence[str] | N
                 res.failures += [f"task {tid}: {p}" for p in problems]
                 res.error_actions += errors
                 if gold_state(data, task)[1]:
-                    res.unevaluated.append(tid)
+                    res.refused_gold_writes.append(tid)
             out.append(res)
     return out
 
@@ -112,8 +112,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     for r in results:
         print(f"{r.release:<8} {r.split:<6} matched {r.matched} / {r.total}  (gold actions returning Error: "
-              f"{len(r.error_actions)}; DB not evaluated, a gold write refused: {len(r.unevaluated)}"
-              + (f" {r.unevaluated}" if r.unevaluated else "") + ")")
+              f"{len(r.error_actions)}; tasks with a refused gold write: {len(r.refused_gold_writes)}"
+              + (f" {r.refused_gold_writes}" if r.refused_gold_writes else "") + ")")
         if args.verbose:
             for e in r.error_actions:
                 print(f"    {e}")

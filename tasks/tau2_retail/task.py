@@ -1,6 +1,6 @@
 """tau2-bench retail as a harness task: the half-duplex agent / user loop of tau2, its reward and pass^k.
 
-Protocol (shared/specs/tau_bench_retail.md section 10; v1 differences in brackets):
+Protocol (tau2-bench's half-duplex orchestrator; v1 differences in brackets):
 
 * The agent's system message is ``prompts.json``'s template filled with the agent instruction and
   ``policy.md``; the 16 tau2 tools are offered (schemas from ``tools.json`` when the data folder has a dump
@@ -18,8 +18,8 @@ Protocol (shared/specs/tau_bench_retail.md section 10; v1 differences in bracket
 * Only ``user_stop`` / ``agent_stop`` are scored: the product of the task's ``reward_basis`` (DB, COMMUNICATE,
   NL_ASSERTION; see :mod:`tasks.tau2_retail.env`). NL assertions go to ``suite.models.judge`` (by default the
   same server and model), once per scored episode that has assertions; its verdicts are stored.
-* Text that comes with tool calls is not delivered to the user (recorded as ``undelivered_text``) and does
-  not count for COMMUNICATE.
+* Text that comes with tool calls is not delivered to the user (recorded as ``undelivered_text``) but, as in
+  tau2's evaluator (which reads every assistant message), it counts for COMMUNICATE and the judge sees it.
 
 ``grade`` never calls a model: it reads the reward ``solve`` stored in ``attempt.info["reward"]``.
 """
@@ -177,6 +177,7 @@ class Tau2RetailTask(Task):
         sim_history: list[dict[str, Any]] = [{"role": "system", "content": user_system_prompt(data, task)},
                                              {"role": "user", "content": greeting}]
         respond_texts: list[str] = [greeting]
+        undelivered_texts: list[str] = []  # scored (COMMUNICATE), never shown to the simulator
         tool_steps: list[int] = []
         used_ids: set[str] = set()
         last = ModelOutput()
@@ -213,6 +214,7 @@ class Tau2RetailTask(Task):
                     msg["tool_calls"] = calls
                     if last.final:
                         msg["undelivered_text"] = last.final
+                        undelivered_texts.append(last.final)
                         undelivered += 1
                     transcript.append(msg)
                     for c in calls:
@@ -251,7 +253,7 @@ class Tau2RetailTask(Task):
             stop, failure = "model_error", exc
 
         scored = stop in SCORED_STOPS
-        r = env.reward(respond_texts, nl).to_dict()
+        r = env.reward(respond_texts + undelivered_texts, nl).to_dict()
         reward = {**r, "scored": scored, "reward": r["reward"] if scored else 0.0,
                   "reward_basis": list(task.reward_basis)}
         log = env.tool_log

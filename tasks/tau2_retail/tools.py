@@ -1,12 +1,18 @@
-"""The 16 tau2-bench retail tools (spec section 10), written from the spec.
+"""The 16 tau2-bench retail tools (spec section 10), written from the spec and checked against tau2-bench's
+source at the pinned commit (a2c0247).
 
 Differences from v1 that matter (each has a test): failures are exceptions rendered ``Error: {msg}`` with
-tau2's capitalised messages; arguments are validated the way tau2 does it (a pydantic model built from
-the tool's parameters: a missing or wrongly typed argument is a pydantic ``ValidationError``, an unknown
-one is ignored); gift cards are recognised by their type (``source``), not by the id; the address and
-payment edits accept any status *containing* ``pending``; ``modify_pending_order_items`` refuses an
-unchanged item and keeps upstream's bug of giving every modified item the price and options of the
-*last* validated new variant. There is no ``think``; ``get_item_details`` is new (tau2 of 2026-03).
+tau2's capitalised messages; gift cards are recognised by their type (``source``), not by the id; the
+address and payment edits accept any status *containing* ``pending``; ``modify_pending_order_items``
+refuses an unchanged item and keeps upstream's bug of giving every modified item the price and options of
+the *last* validated new variant. There is no ``think``; ``get_item_details`` is new (tau2 of 2026-03).
+
+Arguments reach a tool the way tau2 passes them, as Python keywords with no validation beforehand
+(:func:`invoke_tool`): an unknown or missing argument is the ``TypeError`` Python raises for tau2's
+``RetailTools`` method, and a wrongly typed value meets the tool's own code first (a number as an order id
+is "Order not found", ``""`` as a list is an empty list). Validation happens only where tau2 builds one of
+its data models: the address (``UserAddress``) and a payment record (``OrderPayment``, whose ``amount`` is
+stored as a float).
 
 Mutations go through ``db.order_for_write`` / ``db.user_for_write`` (copy-on-write, see v1 ``db.py``).
 A tool that raises after a write has begun would leave a partial change, as in tau2 (the pydantic
@@ -16,11 +22,12 @@ objects are edited in place); no tool here raises after its checks.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, Field, create_model
+from pydantic import BaseModel, Field, ValidationError, create_model
 
 from tasks.tau_retail.data import copy_json
 from tasks.tau_retail.db import RetailDB
@@ -28,8 +35,10 @@ from tasks.tau_retail.tools import request_exchange, request_return
 
 from .data import entry_fragment
 
-CANCEL_REASONS = ("no longer needed", "ordered by mistake")
-CALC_CHARS = frozenset("0123456789+-*/(). ")
+CANCEL_REASONS = frozenset({"no longer needed", "ordered by mistake"})  # a set: an unhashable reason is a TypeError
+CALC_CHARS = "0123456789+-*/(). "  # a string, as upstream: membership is a substring test
+#: the pydantic release tau2-bench's uv.lock pins (2.12.4): its validation errors link to this docs version
+TAU2_PYDANTIC_DOCS = "2.12"
 
 
 class ToolError(ValueError):
@@ -231,8 +240,30 @@ def list_all_product_types(db: Tau2DB) -> str:
     return json.dumps({p["name"]: p["product_id"] for p in db.products.values()}, sort_keys=True)
 
 
-def _new_address(address1: str, address2: str, city: str, state: str, country: str, zip: str) -> dict[str, Any]:  # noqa: A002
-    return {"address1": address1, "address2": address2, "city": city, "country": country, "state": state, "zip": zip}
+class UserAddress(BaseModel):
+    """The address record tau2 builds (and so validates) in the two address edits; fields in its order."""
+
+    address1: str
+    address2: str
+    city: str
+    country: str
+    state: str
+    zip: str
+
+
+_DOCS_VERSION = re.compile(r"(https://errors\.pydantic\.dev/)[^/\s]+/")
+
+
+class ModelValidationError(ValueError):
+    """A tau2 data model refused a value: pydantic's text, with the docs link of tau2's pinned pydantic."""
+
+
+def _new_address(address1: Any, address2: Any, city: Any, state: Any, country: Any, zip: Any) -> dict[str, Any]:  # noqa: A002
+    try:
+        record = UserAddress(address1=address1, address2=address2, city=city, state=state, country=country, zip=zip)
+    except ValidationError as e:
+        raise ModelValidationError(_DOCS_VERSION.sub(rf"\g<1>{TAU2_PYDANTIC_DOCS}/", str(e))) from None
+    return record.model_dump()
 
 
 def modify_pending_order_address(db: Tau2DB, order_id: str, address1: str, address2: str, city: str, state: str,
@@ -248,8 +279,9 @@ def modify_pending_order_items(db: Tau2DB, order_id: str, item_ids: list[str], n
                                payment_method_id: str) -> dict[str, Any]:
     diff, last_variant, method = _check_item_change(db, _MODIFY, order_id, item_ids, new_item_ids, payment_method_id)
     order = db.order_for_write(order_id)
-    order["payment_history"].append({"transaction_type": "payment" if diff > 0 else "refund", "amount": abs(diff),
-                                     "payment_method_id": payment_method_id})
+    # tau2 builds an OrderPayment, whose float field stores an int difference (no items: 0) as 0.0
+    order["payment_history"].append({"transaction_type": "payment" if diff > 0 else "refund",
+                                     "amount": float(abs(diff)), "payment_method_id": payment_method_id})
     if _is_gift_card(method):
         card = _gift_card_for_write(db, order["user_id"], payment_method_id)
         card["balance"] = round(card["balance"] - diff, 2)
@@ -397,21 +429,70 @@ WRITE_TOOLS = frozenset(n for n, s in TOOLS.items() if s.writes)
 
 
 def validate_arguments(name: str, kwargs: dict[str, Any]) -> dict[str, Any]:
-    """tau2's argument handling: pydantic validation of the tool's parameter model (raises ValidationError)."""
+    """Check arguments against the tool's declared parameter schema (raises pydantic's ValidationError).
+
+    tau2 does not do this when a tool is called (see :func:`invoke_tool`); the self-check uses it to vet the
+    gold actions of the task files."""
     return TOOLS[name].model.model_validate(kwargs).model_dump()
 
 
-def invoke_tool(db: Tau2DB, name: str, kwargs: dict[str, Any]) -> tuple[str, bool]:
-    """``(observation, error)`` as tau2's environment returns it: unknown tool ``Error: Tool 'x' not found.``;
-    any exception (a refused call, invalid arguments) ``Error: {exception}``."""
+#: tau2's environment calls ``make_tool_call(name, requestor=..., **arguments)``: these argument names
+#: collide with that method's own parameters before any tool is looked up.
+_ENV_METHOD = "Environment.make_tool_call()"
+_ENV_METHOD_FULL = "tau2.environment.environment." + _ENV_METHOD
+_ENV_POSITIONAL = ("self", "tool_name")
+
+
+def _listed(names: list[str]) -> str:
+    quoted = [f"'{n}'" for n in names]
+    if len(quoted) <= 2:
+        return " and ".join(quoted)
+    return ", ".join(quoted[:-1]) + ", and " + quoted[-1]
+
+
+def call_error(name: str, kwargs: Mapping[str, Any]) -> str | None:
+    """The ``TypeError`` text tau2's call of tool ``name`` raises for these argument names, or None.
+
+    tau2 passes the arguments as keywords to its ``RetailTools`` method, through its environment's
+    ``make_tool_call``; the texts are CPython 3.12's (tau2 pins 3.12; 3.13 appends "Did you mean ...?"
+    suggestions), checked in order: a clash with ``make_tool_call``'s parameters, an unknown tool (a
+    ValueError, not decided here: None), then the first unexpected keyword, then the missing parameters."""
+    if "requestor" in kwargs:
+        return f"{_ENV_METHOD_FULL} got multiple values for keyword argument 'requestor'"
+    clash = next((k for k in kwargs if k in _ENV_POSITIONAL), None)
+    if clash is not None:
+        return f"{_ENV_METHOD} got multiple values for argument '{clash}'"
     spec = TOOLS.get(name)
+    if spec is None:
+        return None
+    params = [p for p, _, _ in spec.params]
+    method = f"RetailTools.{name}()"
+    unexpected = next((k for k in kwargs if k not in params), None)
+    if unexpected is not None:
+        return f"{method} got an unexpected keyword argument '{unexpected}'"
+    missing = [p for p in params if p not in kwargs]
+    if missing:
+        plural = "s" if len(missing) > 1 else ""
+        return f"{method} missing {len(missing)} required positional argument{plural}: {_listed(missing)}"
+    return None
+
+
+def invoke_tool(db: Tau2DB, name: str, kwargs: dict[str, Any]) -> tuple[str, bool]:
+    """``(observation, error)`` as tau2's environment returns it for the agent's call: any exception becomes
+    ``Error: {exception}`` and an error (it counts toward the episode's error limit): an argument-name
+    ``TypeError`` (:func:`call_error`), an unknown tool ``Tool 'x' not found.``, a refused call, or whatever
+    Python raises for a wrongly typed value inside the tool (values are passed as they are)."""
     try:
+        problem = call_error(name, kwargs)
+        if problem is not None:
+            raise TypeError(problem)
+        spec = TOOLS.get(name)
         if spec is None:
             raise ToolError(f"Tool '{name}' not found.")
-        return dump(spec.func(db, **validate_arguments(name, kwargs))), False
-    except Exception as e:  # noqa: BLE001 - tau2 turns every exception (ToolError, pydantic's ValidationError) into one
+        return dump(spec.func(db, **kwargs)), False
+    except Exception as e:  # noqa: BLE001 - tau2 turns every exception raised by a call into an observation
         return f"Error: {e}", True
 
 
-__all__ = ["CANCEL_REASONS", "TOOLS", "WRITE_TOOLS", "Tau2DB", "ToolError", "ToolSpec", "dump", "invoke_tool",
-           "validate_arguments"]
+__all__ = ["CANCEL_REASONS", "TOOLS", "WRITE_TOOLS", "ModelValidationError", "Tau2DB", "ToolError", "ToolSpec",
+           "UserAddress", "call_error", "dump", "invoke_tool", "validate_arguments"]

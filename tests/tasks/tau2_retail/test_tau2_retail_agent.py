@@ -187,6 +187,20 @@ def test_missing_communicate_info_scores_zero(june, june_samples) -> None:
     assert grade.details["missing_communicate"] == list(s.input.communicate_info)
 
 
+def test_text_that_comes_with_a_tool_call_counts_for_communicate_but_is_not_delivered(june, june_samples) -> None:
+    """tau2's COMMUNICATE check reads every assistant message with text, tool calls or not; the user never
+    sees that text (the message goes to the environment)."""
+    s = first(june_samples, lambda t: bool(t.communicate_info) and len(t.actions) >= 1)
+    info_text = "Here is what you asked for: " + ", and ".join(s.input.communicate_info) + "."
+    plan = gold_plan(s.input, say_info=False)
+    first_call = plan[0].tool_calls[0]
+    plan[0] = calls((first_call.name, json.loads(first_call.arguments)), final=info_text)
+    episode, grade, _, sim_client, _ = run(june, s, agent_plan(plan))
+    assert grade.score == 1.0 and episode.info["reward"]["components"]["COMMUNICATE"] == 1.0
+    assert episode.info["tool_summary"]["undelivered_texts"] == 1
+    assert info_text not in json.dumps([r["messages"] for r in sim_client.requests])
+
+
 def test_parallel_tool_calls_all_run(june, june_samples) -> None:
     s = first(june_samples, lambda t: len(t.actions) >= 4 and any(a.name in WRITE_TOOLS for a in t.actions)
               and not any(a.name == "transfer_to_human_agents" for a in t.actions))
