@@ -106,10 +106,18 @@ def to_harmony_messages(messages: list[dict[str, Any]], effort: str, *, tools: l
 
     Instructions (``system``/``developer`` roles) and function tools go into the developer message;
     earlier analysis is dropped once a final answer followed it, but kept while the last assistant turn was
-    a tool call (the Harmony multi-turn rule).
+    a tool call (the Harmony multi-turn rule). A tool call parsed from Harmony keeps the channel and content
+    type it was written with; one without them gets what gpt-oss writes (python: ``analysis`` + ``code``).
     """
+    return _harmony_messages(messages, effort, tools=tools, start_date=start_date, python_tool=python_tool)[0]
+
+
+def _harmony_messages(messages: list[dict[str, Any]], effort: str, *, tools: list[dict[str, Any]] | None,
+                      start_date: str | None, python_tool: bool) -> tuple[list[Any], dict[int, str]]:
+    """:func:`to_harmony_messages`, plus {index of a tool-call message: the header the model wrote for it}."""
     import openai_harmony as oh
 
+    headers: dict[int, str] = {}
     namespaces = [t for t in tools or [] if is_namespace_tool(t)]
     tools = [t for t in tools or [] if not is_namespace_tool(t)]
     system_tools = {"python", *(ns["name"] for ns in namespaces)}  # called as ``<ns>.<tool>``, not functions.
@@ -139,13 +147,20 @@ def to_harmony_messages(messages: list[dict[str, Any]], effort: str, *, tools: l
                 # system-message tools (python, container) are called from the analysis channel; functions from
                 # commentary
                 channel = "analysis" if in_system else "commentary"
+                content_type = None
+                if in_system:
+                    content_type = "code"
+                elif call["arguments"].lstrip()[:1] in ("{", "["):
+                    # a function whose parameter is a plain string (apply_patch) takes its text unconstrained
+                    content_type = "<|constrain|>json"
+                if call.get("channel"):  # parsed from Harmony: exactly as written
+                    channel, content_type = call["channel"], call.get("content_type")
                 msg = (oh.Message.from_role_and_content(oh.Role.ASSISTANT, call["arguments"])
                        .with_channel(channel).with_recipient(recipient))
-                if in_system and recipient != "python":
-                    msg = msg.with_content_type("code")
-                elif not in_system and call["arguments"].lstrip()[:1] in ("{", "["):
-                    # a function whose parameter is a plain string (apply_patch) takes its text unconstrained
-                    msg = msg.with_content_type("<|constrain|>json")
+                if content_type:
+                    msg = msg.with_content_type(content_type)
+                if call.get("header") and f"to={recipient}" in call["header"]:
+                    headers[len(out)] = call["header"]
                 out.append(msg)
             if m.get("content"):
                 out.append(oh.Message.from_role_and_content(oh.Role.ASSISTANT, m["content"]).with_channel("final"))
@@ -158,14 +173,84 @@ def to_harmony_messages(messages: list[dict[str, Any]], effort: str, *, tools: l
                        .with_channel("analysis" if in_system else "commentary").with_recipient("assistant"))
         else:
             raise ValueError(f"unknown message role {role!r}")
-    return out
+    return out, headers
 
 
-def render_prompt(messages: list[dict[str, Any]], effort: str, **kwargs: Any) -> list[int]:
+def render_prompt(messages: list[dict[str, Any]], effort: str, *, tools: list[dict[str, Any]] | None = None,
+                  start_date: str | None = DEFAULT_START_DATE, python_tool: bool = False) -> list[int]:
+    """The prompt tokens, ending in ``<|start|>assistant``.
+
+    Harmony renders everything; a tool call the model wrote gets back the header it was written with (where
+    ``to=`` stood, the content type), so the prompt after a call continues the model's own tokens rather than a
+    rewording of them: openai_harmony puts ``to=`` after the role, gpt-oss usually writes it after the channel."""
     import openai_harmony as oh
 
-    conv = oh.Conversation.from_messages(to_harmony_messages(messages, effort, **kwargs))
-    return encoding().render_conversation_for_completion(conv, oh.Role.ASSISTANT)
+    msgs, headers = _harmony_messages(messages, effort, tools=tools, start_date=start_date, python_tool=python_tool)
+    enc = encoding()
+    tokens = enc.render_conversation_for_completion(oh.Conversation.from_messages(msgs), oh.Role.ASSISTANT)
+    return _restore_headers(enc, tokens, msgs, headers) if headers else tokens
+
+
+@functools.lru_cache(maxsize=1)
+def _special_ids() -> dict[str, int]:
+    enc = encoding()
+    return {n: enc.encode(f"<|{n}|>", allowed_special="all")[0] for n in ("start", "message", "end", "call", "return")}
+
+
+def _find(tokens: list[int], seg: list[int], start: int) -> int:
+    i = start
+    while True:
+        try:
+            i = tokens.index(seg[0], i)
+        except ValueError:
+            return -1
+        if tokens[i:i + len(seg)] == seg:
+            return i
+        i += 1
+
+
+def _restore_headers(enc: Any, tokens: list[int], msgs: list[Any], headers: dict[int, str]) -> list[int]:
+    """Give each tool-call message in ``tokens`` back the header the model wrote (its body stays harmony's)."""
+    ids = _special_ids()
+    out: list[int] = []
+    pos = 0
+    for index in sorted(headers):
+        seg = list(enc.render(msgs[index]))
+        at = _find(tokens, seg, pos)
+        if at < 0:  # harmony dropped it (analysis before a later final answer)
+            continue
+        body = seg.index(ids["message"])
+        out += tokens[pos:at]
+        out += [ids["start"], *enc.encode("assistant" + headers[index], allowed_special="all"), *seg[body:]]
+        pos = at + len(seg)
+    return out + tokens[pos:]
+
+
+def _completion_headers(enc: Any, tokens: list[int]) -> list[str | None]:
+    """Per message of a completion, its header text after the role, e.g. ``<|channel|>analysis to=python code``.
+
+    The first message's role is the prompt's ``<|start|>assistant``; a later one names its role after its own
+    ``<|start|>``."""
+    ids = _special_ids()
+    ends = {ids["end"], ids["call"], ids["return"]}
+    out: list[str | None] = []
+    pos, n = 0, len(tokens)
+    while pos < n:
+        try:
+            body = tokens.index(ids["message"], pos)
+        except ValueError:
+            break
+        text: str | None = enc.decode(tokens[pos:body])
+        if out:
+            text = text[len("assistant"):] if text.startswith("assistant") else None
+        out.append(text)
+        pos = body + 1
+        while pos < n and tokens[pos] not in ends:
+            pos += 1
+        pos += 1
+        if pos < n and tokens[pos] == ids["start"]:
+            pos += 1
+    return out
 
 
 def stop_token_ids() -> list[int]:
@@ -187,13 +272,18 @@ def parse_completion_tokens(tokens: list[int]) -> ModelOutput:
         out.parse_error = f"harmony parse failed: {exc}"
         out.analysis = enc.decode(tokens)
         return out
+    headers = _completion_headers(enc, tokens)
+    if len(headers) != len(messages):  # our split disagrees with harmony's: no header rather than a wrong one
+        headers = [None] * len(messages)
     analysis, commentary, finals = [], [], []
     for i, msg in enumerate(messages):
         text = "".join(c.text for c in msg.content if hasattr(c, "text"))
         channel, recipient = msg.channel, msg.recipient
         if recipient and recipient != "assistant":
             name = recipient.removeprefix("functions.")
-            out.tool_calls.append(ToolCall(id=f"call_{i}", name=name, arguments=text))
+            header = headers[i] if headers[i] and f"to={recipient}" in headers[i] else None
+            out.tool_calls.append(ToolCall(id=f"call_{i}", name=name, arguments=text, channel=channel,
+                                           content_type=msg.content_type, header=header))
         elif channel == "analysis":
             analysis.append(text)
         elif channel == "final":

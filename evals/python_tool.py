@@ -6,14 +6,19 @@ out after 120.0 seconds ... the drive at '/mnt/data'"), calls it from the analys
 :class:`PythonKernel` is the executor behind that::
 
     async with PythonKernel(PythonToolLimits(timeout_s=120)) as kernel:
-        await kernel.run("x = 6 * 7")
-        await kernel.run("x + 1")            # -> "43" (the last expression's repr, like a notebook cell)
+        await kernel.run("import sympy as sp\nx = sp.symbols('x')")
+        await kernel.run("sp.factor(x**2 - 1)")   # -> "(x - 1)*(x + 1)" (the last expression's repr, like a cell)
 
-How it works: one long-lived interpreter (``limits.python``, /usr/bin/python3 by default) runs a small driver
-inside a bubblewrap sandbox built like :func:`evals.sandbox.run_sandboxed`'s (no network, own pid/ipc/uts/user
-namespaces, read-only root and ``/dev``, size-capped tmpfs ``/tmp``, ``/dev/shm`` and ``/mnt/data`` (the working
-directory), rlimits on address space, processes, file size and open files set by the sandbox's PID-1 helper, which
-also runs as uid 65534 when we are root). Cells are sent over the interpreter's stdin, one JSON line each; the interpreter executes a cell in one
+The interpreter: with ``env="pinned"`` (the default) the tool environment that set-up builds
+(:mod:`evals.tool_env`: numpy, scipy, sympy, mpmath, networkx, pinned), bound read-only at ``/opt/python-tool``;
+with ``env="host"`` the ``python`` given (``/usr/bin/python3``: the standard library and whatever the system
+installed), plus ``pythonpath``/``ro_binds``.
+
+How it works: one long-lived interpreter runs a small driver inside a bubblewrap sandbox built like
+:func:`evals.sandbox.run_sandboxed`'s (no network, own pid/ipc/uts/user namespaces, read-only root and ``/dev``,
+size-capped tmpfs ``/tmp``, ``/dev/shm`` and ``/mnt/data`` (the working directory), rlimits on address space,
+processes, file size and open files set by the sandbox's PID-1 helper, which also runs as uid 65534 when we are
+root). Cells are sent over the interpreter's stdin, one JSON line each; the interpreter executes a cell in one
 persistent namespace, writes its stdout and stderr (merged, in order) and the last expression's repr to its
 stdout, then a per-cell random end marker. The host reads until the marker:
 
@@ -25,12 +30,15 @@ stdout, then a per-cell random end marker. The host reads until the marker:
   life) is reported and restarted the same way; Python exceptions (``MemoryError`` included) are just a
   traceback in the output and the state survives.
 
-Exceptions: :class:`evals.sandbox.SandboxUnavailable` (no sandbox on this machine) propagates: a run must not go
-on without its tool. Everything else that goes wrong comes back as text for the model.
+Where it behaves like IPython: the last expression is echoed (``_`` holds it), a cell whose last token is ``;``
+echoes nothing, ``display(a, b)`` prints each value's repr. Where it does not: echoes use ``repr``, not
+IPython's pretty printer (a long list stays on one line); there are no magics or shell escapes (``%time``,
+``%%timeit``, ``!ls`` are a SyntaxError the model reads), no ``In``/``Out``/``__`` history and no rich display
+(plots are not shown; ``MPLBACKEND=Agg``, and matplotlib is not installed).
 
-The sandbox has what ``/usr`` has: the system interpreter's standard library (plus whatever system packages are
-installed, e.g. ``apt-get install python3-numpy python3-sympy``). ``pythonpath``/``ro_binds`` add more, e.g. a
-read-only site-packages directory.
+Exceptions: :class:`evals.sandbox.SandboxUnavailable` (no sandbox on this machine) and
+:class:`evals.tool_env.ToolEnvMissing` (the tool environment is not built) propagate: a run must not go on
+without its tool. Everything else that goes wrong comes back as text for the model.
 """
 
 from __future__ import annotations
@@ -46,19 +54,38 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from evals import sandbox
+from evals import sandbox, tool_env
 from evals.sandbox import SandboxError, SandboxUnavailable
+from evals.tool_env import ToolEnvMissing
 
-__all__ = ["DATA_DIR", "KernelStats", "PythonKernel", "PythonKernelError", "PythonToolLimits", "SandboxUnavailable"]
+__all__ = ["DATA_DIR", "ENVS", "KernelStats", "PythonKernel", "PythonKernelError", "PythonToolLimits",
+           "SandboxUnavailable", "ToolEnvMissing"]
 
 DATA_DIR = "/mnt/data"  # the drive the system message promises; the kernel's working directory
+ENVS = ("pinned", "host")  # PythonToolLimits.env
 
 _READY = b"\x00kernel-ready\x00"
 
 # The in-sandbox driver: reads one JSON line {"code", "marker"} per cell from a private copy of stdin, runs the
 # cell in one namespace (stdout/stderr merged on fd 1), prints the last expression's repr, writes the marker.
 _DRIVER = r'''
-import ast, builtins, json, linecache, os, sys, traceback
+import ast, builtins, io, json, linecache, os, sys, tokenize, traceback
+
+def _display(*objs, **kwargs):
+    for obj in objs:
+        sys.stdout.write(repr(obj) + "\n")
+
+def _quiet(src):
+    # IPython: a cell whose last token (comments aside) is ";" shows no result
+    last = None
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(src).readline):
+            if tok.type not in (tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT,
+                                tokenize.DEDENT, tokenize.ENDMARKER):
+                last = tok
+    except (tokenize.TokenError, SyntaxError):
+        return False
+    return last is not None and last.type == tokenize.OP and last.string == ";"
 
 def _main():
     req = os.fdopen(os.dup(0), "rb")
@@ -66,6 +93,7 @@ def _main():
     os.dup2(null, 0)
     os.close(null)
     os.dup2(1, 2)
+    builtins.display = _display  # as in IPython, a builtin
     ns = {"__name__": "__main__", "__builtins__": builtins}
     os.write(1, READY)
     n = 0
@@ -89,7 +117,7 @@ def _cell(src, n, ns):
     try:
         tree = ast.parse(src, name, "exec")
         last = None
-        if tree.body and isinstance(tree.body[-1], ast.Expr):
+        if tree.body and isinstance(tree.body[-1], ast.Expr) and not _quiet(src):
             last = ast.Expression(tree.body.pop().value)
         code = compile(tree, name, "exec")
         final = compile(last, name, "eval") if last is not None else None
@@ -132,9 +160,14 @@ class PythonToolLimits:
     file_size_bytes: int = 128 << 20  # RLIMIT_FSIZE
     max_open_files: int = 256
     startup_timeout_s: float = 60.0
-    python: str = "/usr/bin/python3"  # an interpreter visible in the sandbox (under /usr, or ro-bound)
+    env: str = "pinned"  # "pinned": the tool environment set-up builds (evals.tool_env); "host": `python` below
+    python: str = "/usr/bin/python3"  # env=host: an interpreter visible in the sandbox (under /usr, or ro-bound)
     pythonpath: Sequence[str] = ()  # extra import paths inside the sandbox (bind them with ro_binds)
     ro_binds: Sequence[str | tuple[str, str]] = ()  # host paths made visible read-only: path or (host, inside)
+
+    def __post_init__(self) -> None:
+        if self.env not in ENVS:
+            raise ValueError(f"python tool env must be one of {', '.join(ENVS)}, got {self.env!r}")
 
     @classmethod
     def from_options(cls, options: dict[str, Any] | None) -> PythonToolLimits:
@@ -151,11 +184,27 @@ class PythonToolLimits:
                 opts[key] = tuple(tuple(b) if isinstance(b, list) else b for b in opts[key])
         return cls(**{k: v for k, v in opts.items() if v is not None})
 
+    def interpreter(self) -> tuple[str, tuple[str | tuple[str, str], ...], tuple[str, ...]]:
+        """(interpreter path inside the sandbox, read-only binds, PYTHONPATH entries) for a kernel.
+
+        Raises :class:`evals.tool_env.ToolEnvMissing` when the pinned environment is not built."""
+        binds = tuple(self.ro_binds)
+        if self.env == "pinned":
+            return tool_env.SANDBOX_PYTHON, (*binds, (str(tool_env.require()), tool_env.SANDBOX_PREFIX)), \
+                tuple(self.pythonpath)
+        return self.python, binds, tuple(self.pythonpath)
+
     def settings(self) -> dict[str, Any]:
-        """What about the tool changes generations (for the settings hash)."""
-        return {"timeout_s": self.timeout_s, "memory_bytes": self.memory_bytes, "max_processes": self.max_processes,
-                "max_output_chars": self.max_output_chars, "python": self.python,
-                "pythonpath": list(self.pythonpath)}
+        """What about the tool changes generations (for the settings hash): the limits the model can meet and the
+        interpreter with every package it can import (a rebuilt tool environment is another run)."""
+        out: dict[str, Any] = {"timeout_s": self.timeout_s, "memory_bytes": self.memory_bytes,
+                               "max_processes": self.max_processes, "max_output_chars": self.max_output_chars,
+                               "env": self.env, "pythonpath": list(self.pythonpath)}
+        if self.env == "pinned":
+            out["interpreter"] = tool_env.describe()  # {"python": version, "packages": {name: version}}
+        else:
+            out["python"] = self.python
+        return out
 
 
 @dataclass
@@ -216,22 +265,28 @@ class PythonKernel:
     # -- life cycle ---------------------------------------------------------------------------------------------
     def _argv(self, report_fd: int, init: Any) -> list[str]:
         lim = self.limits
-        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": DATA_DIR,
+        python, binds, pythonpath = lim.interpreter()
+        path = "/usr/local/bin:/usr/bin:/bin"
+        if lim.env == "pinned":  # `python3` in a subprocess is the tool environment's too
+            path = f"{tool_env.SANDBOX_PREFIX}/bin:{path}"
+        env = {"PATH": path, "LANG": "C.UTF-8", "HOME": DATA_DIR,
                "PYTHONDONTWRITEBYTECODE": "1", "PYTHONIOENCODING": "utf-8", "MPLBACKEND": "Agg",
                "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-        if lim.pythonpath:
-            env["PYTHONPATH"] = ":".join(lim.pythonpath)
+        if pythonpath:
+            env["PYTHONPATH"] = ":".join(pythonpath)
         args = sandbox._bwrap_command(init, uid=self.uid, tmpfs_bytes=lim.data_bytes, mount_proc=True,
-                                      work_path=DATA_DIR, ro_binds=lim.ro_binds, env=env)
+                                      work_path=DATA_DIR, ro_binds=binds, env=env)
         args += ["/.sandbox-init", str(report_fd), repr(float(lim.cpu_budget_s)), repr(float(lim.lifetime_s)),
                  str(int(lim.memory_bytes)), str(int(min(lim.memory_bytes, 256 << 20))),
                  str(int(lim.max_processes)), str(int(lim.file_size_bytes)), str(int(lim.max_open_files)), "--",
-                 lim.python, "-u", "-c", _DRIVER]
+                 python, "-u", "-c", _DRIVER]
         return args
 
     async def _start(self) -> _Proc:
         def prepare() -> Any:
             sandbox.check_available(self.uid)  # SandboxUnavailable propagates
+            if self.limits.env == "pinned":
+                tool_env.require()  # ToolEnvMissing propagates: the run stops, it does not go on without numpy
             return sandbox._init_binary()
 
         init = await asyncio.to_thread(prepare)

@@ -34,9 +34,17 @@ class ToolCall:
     id: str
     name: str
     arguments: str  # raw JSON text as the model wrote it; tasks decide how to treat bad JSON
+    # Harmony only (None elsewhere): how the call was written, so the next prompt shows it exactly as emitted.
+    channel: str | None = None  # "analysis" (built-in python) or "commentary" (functions)
+    content_type: str | None = None  # "code", "<|constrain|>json", ...
+    header: str | None = None  # the header text after the role, e.g. "<|channel|>analysis to=python code"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name, "arguments": self.arguments}
+        d = {"id": self.id, "name": self.name, "arguments": self.arguments}
+        for key in ("channel", "content_type", "header"):  # only when known: other transports' lines unchanged
+            if getattr(self, key) is not None:
+                d[key] = getattr(self, key)
+        return d
 
 
 @dataclass
