@@ -769,9 +769,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     for s in subs:
         if s.problem_id not in problems:
+            why = left_out[s.problem_id]
             print(json.dumps({"id": s.id, "problem_id": s.problem_id, "verdict": EXCLUDED, "tests_passed": 0,
                               "tests_total": 0, "failed_test": None, "time_s": 0.0, "memory_mb": 0.0,
-                              "message": left_out[s.problem_id]}), flush=True)
+                              "excluded": why, "message": why}), flush=True)
             continue
         try:
             r = judge(problems[s.problem_id], s, full=args.full, workers=args.workers, testlib_h=args.testlib)
@@ -785,6 +786,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             line["limits_defaulted"] = True
         if problems[s.problem_id].checker:
             line["checker"] = problems[s.problem_id].checker_contract
+        if r.verdict == EXCLUDED:
+            line["excluded"] = exclusion_label(r.message)
         if r.message:
             line["message"] = r.message[-300:]
         if args.details:
