@@ -209,7 +209,7 @@ def read_jsonl_records(path: str | Path) -> Iterable[tuple[int, dict[str, Any]]]
             yield n, rec
 
 
-# --- (a) CodeContests-derived JSONL (shared/data/codeforces/codecontests_cf300.jsonl) ---------------------------
+# --- (a) CodeContests-derived JSONL (e.g. codecontests_cf300.jsonl) -----------------------------------------------
 
 def _from_codecontests(rec: Mapping[str, Any], where: str) -> Problem:
     pid = str(rec["problem_id"])
