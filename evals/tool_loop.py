@@ -2,7 +2,7 @@
 
 ::
 
-    episode = await run_tool_loop(model, messages, {"python": kernel.run}, max_tool_calls=32)
+    episode = await run_tool_loop(model, messages, {"python": kernel.run})
 
 Call the model; while its output asks for tools, run each call, append the assistant turn and one tool message
 per call, and call the model again. It stops when the model answers without a tool call (``stop_reason``
@@ -10,6 +10,12 @@ per call, and call the model again. It stops when the model answers without a to
 ``max_tool_calls`` calls in the attempt (``"tool_limit"``: the extra calls are not run and the attempt has no final
 answer). A tool that raises is reported to the model as the call's output and the loop goes on; only exception
 types listed in ``fatal`` (infrastructure that makes the whole run meaningless) propagate.
+
+The call limit is a backstop against a model stuck in a loop, not part of the protocol (no reference harness
+has one, and the model is never told of it): the default, 1,024, is above what the context can hold. A round
+of a realistic size (a one-line thought, a short sympy cell and its output: 135 tokens) fills the card's
+131,072-token context after about 970 calls; only rounds under 128 tokens (a model repeating trivial cells) can
+meet the limit first. The report counts, per run, the attempts that met it (a WARNING when any did).
 
 :func:`solve_with_python` is the with-tools mode of a single-turn task: a fresh sandboxed kernel per attempt,
 closed at the end whatever happens. Episode ``info`` gets ``tool_calls``, ``tool_seconds``, ``stop_reason``,
@@ -22,13 +28,15 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from evals.python_tool import PythonKernel, PythonToolLimits, SandboxUnavailable
-from evals.task import Episode, ModelSession, assistant_message
+from evals.python_tool import PythonKernel, PythonToolLimits, SandboxUnavailable, ToolEnvMissing
+from evals.task import Episode, ModelSession, TaskError, assistant_message
 
-__all__ = ["DEFAULT_MAX_TOOL_CALLS", "ToolHandler", "ToolTransportError", "check_python_transport", "run_tool_loop",
-           "solve_with_python"]
+__all__ = ["DEFAULT_MAX_TOOL_CALLS", "ToolHandler", "ToolTransportError", "check_python_tool", "check_python_transport",
+           "run_tool_loop", "solve_with_python"]
 
-DEFAULT_MAX_TOOL_CALLS = 32
+DEFAULT_MAX_TOOL_CALLS = 1024  # see the module doc: above what 131,072 tokens of realistic rounds can hold
+# What gpt-oss imports (the tool environment's packages); the start-of-run check imports them in the sandbox.
+_PREFLIGHT_CELL = "import numpy, scipy, sympy, mpmath, networkx"
 ToolHandler = Callable[[str], Awaitable[str]]  # the call's raw arguments (python: the code) -> what the model reads
 
 
@@ -53,6 +61,31 @@ class PythonToolMode:
     def needs_python_tool(self) -> bool:
         """True in the with-tools mode: the client must be harmony, built with ``python_tool=True``."""
         return self.tools == "python"
+
+    def preflight(self) -> None:
+        """Before any request: the tool works here (see :func:`check_python_tool`)."""
+        if self.tools:
+            check_python_tool(self.tool_limits)
+
+
+def check_python_tool(limits: PythonToolLimits) -> None:
+    """Start one sandboxed kernel and import the tool environment's packages in it; a :class:`TaskError` (one
+    line) if that fails, so a broken tool stops the run instead of being every attempt's tool output."""
+    import asyncio
+
+    cell, expected = (_PREFLIGHT_CELL, "") if limits.env == "pinned" else ("6 * 7", "42\n")
+
+    async def probe() -> str:
+        async with PythonKernel(limits) as kernel:
+            return await kernel.run(cell)
+
+    try:
+        out = asyncio.run(probe())
+    except SandboxUnavailable as exc:
+        raise TaskError(f"the python tool needs a sandbox: {exc}") from None
+    if out != expected:
+        last = (out.strip().splitlines() or ["no output"])[-1]
+        raise TaskError(f"the python tool does not work in its sandbox ({last}); run `bash runners/setup_tool_env.sh`")
 
 
 class ToolTransportError(ValueError):
@@ -118,7 +151,7 @@ async def solve_with_python(model: ModelSession, messages: list[dict[str, Any]],
     kernel = PythonKernel(limits)
     try:
         episode = await run_tool_loop(model, messages, {"python": kernel.run}, max_tool_calls=max_tool_calls,
-                                      fatal=(SandboxUnavailable,))
+                                      fatal=(SandboxUnavailable, ToolEnvMissing))
     finally:
         await kernel.close()
     stats = kernel.stats

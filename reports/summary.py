@@ -46,8 +46,10 @@ def load_run(path: str | Path) -> RunData:
 _FRAME_COLUMNS = ("key", "sample_id", "repeat", "status", "completion_tokens", "reasoning_tokens", "prompt_tokens",
                   "latency_s", "started_at", "ended_at", "score", "answer")
 # Serving latency per attempt (streamed runs; NaN otherwise) and model calls, read from the line's tail.
-_TIMING_COLUMNS = ("n_calls", "ttft_s", "tpot_s", "itl_p50_s", "itl_p95_s")
+_TIMING_COLUMNS = ("n_calls", "ttft_s", "tpot_s", "itl_p50_s", "itl_p95_s", "tool_limit_hit")
 _TIMING_KEYS = ("tpot_s", "itl_p50_s", "itl_p95_s")
+# An attempt the tool loop stopped at its call limit (info.stop_reason); JSON-escaped model text cannot match.
+_TOOL_LIMIT_MARK = b'"stop_reason": "tool_limit"'
 
 
 def _num(v: Any) -> float:
@@ -57,7 +59,8 @@ def _num(v: Any) -> float:
 def _timing_row(a: Attempt) -> tuple:
     t = (a.info or {}).get("timing") if isinstance(a.info, dict) else None
     t = t if isinstance(t, dict) else {}
-    return (int(a.n_calls), _num(a.ttft_s), *(_num(t.get(k)) for k in _TIMING_KEYS))
+    hit = isinstance(a.info, dict) and a.info.get("stop_reason") == "tool_limit"
+    return (int(a.n_calls), _num(a.ttft_s), *(_num(t.get(k)) for k in _TIMING_KEYS), float(hit))
 
 
 def _with_timing(frame: pd.DataFrame, timing: list[tuple]) -> pd.DataFrame:
@@ -162,7 +165,8 @@ def _load_frame_fast(store: RunStore) -> pd.DataFrame | None:
             rows[key] = (key, _jstr(head.group(2)), int(head.group(3)), _jstr(head.group(4)), int(tail.group(2)),
                          int(tail.group(3)), int(tail.group(1)), _jnum(tail.group(7)), _jnum(tail.group(5)),
                          _jnum(tail.group(6)))
-            timing[key] = (int(tail.group(4)), _num(_jvalue(tail.group(8))), *_tail_timing(raw, tail.end()))
+            timing[key] = (int(tail.group(4)), _num(_jvalue(tail.group(8))), *_tail_timing(raw, tail.end()),
+                           float(raw.find(_TOOL_LIMIT_MARK, tail.end()) >= 0))
             continue
         try:
             d = json.loads(raw)
@@ -214,6 +218,15 @@ def _wall_seconds(manifest: dict[str, Any], frame: pd.DataFrame) -> float:
     return total
 
 
+def _peer_models(manifest: dict[str, Any]) -> str | None:
+    """The peer models of an agent run (user simulator, judge), e.g. ``user simulator: gpt-4o``; a peer that is
+    the served model is ``self (<served name>)``. None for a run without peers."""
+    settings = manifest.get("settings") or {}
+    served = settings.get("served_name") or manifest.get("model")
+    return ", ".join(f"{role.replace('_', ' ')}: {p.get('model') or f'self ({served})'}"
+                     for role, p in (settings.get("peers") or {}).items()) or None
+
+
 def summarize(run: RunData) -> dict[str, Any]:
     m, df = run.manifest, run.frame
     effort = m.get("effort", "")
@@ -223,8 +236,7 @@ def summarize(run: RunData) -> dict[str, Any]:
         "temperature": (m.get("settings") or {}).get("sampling", {}).get("temperature"),
         "max_tokens": (m.get("settings") or {}).get("sampling", {}).get("max_tokens"),
         "vllm": (m.get("versions") or {}).get("vllm_server") or (m.get("versions") or {}).get("vllm"),
-        "simulator": ", ".join(f"{role}: {p.get('model') or 'same model'}"
-                               for role, p in ((m.get("settings") or {}).get("peers") or {}).items()) or None,
+        "simulator": _peer_models(m),
     }
     if df.empty:
         return row | {"n": 0}
@@ -252,6 +264,10 @@ def summarize(run: RunData) -> dict[str, Any]:
         "wall_s": wall, "output_tokens_per_s": float(df.completion_tokens.sum()) / wall if wall else math.nan,
     })
     row.update(_latency(df, wall))
+    max_calls = ((m.get("settings") or {}).get("task") or {}).get("max_tool_calls")
+    if max_calls:  # with-tools runs: the call limit and the attempts that met it
+        row.update({"max_tool_calls": max_calls, "tool_limit_hits": int(df.tool_limit_hit.sum()),
+                    "tool_limit_rate": 100 * float(df.tool_limit_hit.mean())})
     return row
 
 
@@ -325,12 +341,14 @@ def to_markdown(rows: list[dict[str, Any]], checks: list[str]) -> str:
              "(completion / reasoning) | truncated % | latency p50 / p95 s | output tok/s |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
+        # an agent suite's score depends on who played the user: the row names it
+        suite = f"{r['suite']} ({r['simulator']})" if r.get("simulator") else r["suite"]
         if not r.get("n"):
-            lines.append(f"| {r['suite']} | {r['effort']} | {r['model']} | {r['transport']} | 0 | | no attempts yet "
+            lines.append(f"| {suite} | {r['effort']} | {r['model']} | {r['transport']} | 0 | | no attempts yet "
                          "| | | | | | | | |")
             continue
         lines.append(
-            f"| {r['suite']} | {r['effort']} | {r['model']} | {r['transport']} | {r['n']} | {r['k']} | "
+            f"| {suite} | {r['effort']} | {r['model']} | {r['transport']} | {r['n']} | {r['k']} | "
             f"{r['pass@1']:.1f} ({r['ci_lo']:.1f}-{r['ci_hi']:.1f}) | {_fmt(r['card'])} | {_fmt(r['delta_vs_card'])} | "
             f"{_fmt(r['maj@k'])} | {_fmt(r['pass@k'])} | {r['median_completion_tokens']:.0f} / "
             f"{r['median_reasoning_tokens']:.0f} | {r['truncation_rate']:.1f} | {r['latency_p50_s']:.2f} / "
@@ -353,6 +371,14 @@ def to_markdown(rows: list[dict[str, Any]], checks: list[str]) -> str:
                          f"{_fmt(r.get('output_tokens_per_s'), 0)} |")
     lines += ["", "## Effort check", ""]
     lines += [f"- {c}" for c in checks] or ["- fewer than two efforts per suite: nothing to compare"]
+    limited = [r for r in rows if r.get("max_tool_calls") and r.get("n")]
+    if limited:
+        lines += ["", "## Tool-call limit", ""]
+        for r in limited:
+            text = (f"{r['suite']} / {r['effort']}: at most {r['max_tool_calls']} tool calls per attempt; "
+                    f"{r['tool_limit_hits']} of {r['attempts']} attempts ({r['tool_limit_rate']:.1f}%) met it")
+            lines.append(f"- WARNING {text} and were stopped without an answer (scored 0); raise "
+                         f"suite.max_tool_calls" if r["tool_limit_hits"] else f"- OK {text}")
     lines += ["", "## Settings", ""]
     for r in rows:
         lines.append(f"- {r['suite']} / {r['effort']}: temperature {r.get('temperature')}, max_tokens "

@@ -271,6 +271,9 @@ def run_job(cfg: DictConfig) -> dict[str, Any]:
         log.info("regraded %d attempts in %s (%d scores changed); no request sent", graded, run_dir, changed)
         return finish(task, run_dir)
     store.refuse_other_settings(shash)  # before a server is started for nothing
+    for role, peer in peer_cfgs.items():  # a missing API key or a bad effort: stop before any server or request
+        peer_api_key(role, peer)
+        peer_effort(role, peer)
     python_tool = bool(getattr(task, "needs_python_tool", False))
     if python_tool and cfg.client.transport != "harmony":
         raise UserError(f"suite {task.name} gives the model the built-in python tool, which only the harmony "
@@ -290,6 +293,9 @@ def run_job(cfg: DictConfig) -> dict[str, Any]:
                 "config": OmegaConf.to_container(cfg, resolve=True)}
     if shard_count > 1:
         manifest["shard"] = {"index": shard_index, "count": shard_count}
+    tool_interpreter = (settings["task"].get("tool_limits") or {}).get("interpreter")
+    if tool_interpreter:  # the python tool's interpreter and packages (in the settings too: a change is a new run)
+        manifest["versions"]["python_tool"] = tool_interpreter
     with serving.endpoint(cfg, run_dir) as ep:
         urls = ep["base_url"]  # several: one client per endpoint behind a balancer
         manifest["server"] = {k: v for k, v in ep.items() if k != "base_url"} | {
@@ -304,7 +310,7 @@ def run_job(cfg: DictConfig) -> dict[str, Any]:
             read_timeout_s=_read_timeout(cfg), max_retries=int(cfg.client.max_retries), retry_wait_s=float(cfg.client.retry_wait_s),
             max_connections=max(int(cfg.concurrency), 1), start_date=cfg.server.get("system_start_date") or None,
             stream=bool(cfg.client.get("stream", False)), **({"python_tool": True} if python_tool else {}))
-        spec.peers = {role: peer_client(cfg, urls, p) for role, p in peer_cfgs.items()}
+        spec.peers = {role: peer_client(cfg, urls, p, role) for role, p in peer_cfgs.items()}
         label = f"{task.name} {cfg.effort.name}"
         done = sum(1 for a in stored[0].values() if a.repeat < repeats)
         status = "failed"
@@ -334,17 +340,41 @@ def finish(task: Task, run_dir: Path) -> dict[str, Any]:
     return write_reports([run_dir], run_dir)
 
 
-def peer_client(cfg: DictConfig, base_url: str | list[str], peer: dict[str, Any]) -> tuple[Any, str, Sampling]:
+def peer_api_key(role: str, peer: dict[str, Any]) -> str:
+    """A peer's API key: the value of the environment variable its ``api_key_env`` names (UserError if unset)."""
+    name = peer.get("api_key_env")
+    if not name:
+        return peer.get("api_key") or "EMPTY"
+    key = os.environ.get(str(name))
+    if not key:
+        raise UserError(f"suite.models.{role}.api_key_env names the environment variable {name}, which is not "
+                        f"set: export {name}=<the API key of {peer.get('base_url') or 'the endpoint'}>")
+    return key
+
+
+def peer_effort(role: str, peer: dict[str, Any]) -> str | None:
+    """A peer's reasoning effort; null (e.g. a simulator that is not a reasoning model) sends none."""
+    if "effort" not in peer:
+        return "low"
+    effort = peer["effort"]
+    if effort is None and (peer.get("transport") or "chat") == "harmony":
+        raise UserError(f"suite.models.{role}.effort=null needs transport chat or responses (harmony prompts "
+                        f"always carry an effort)")
+    return effort
+
+
+def peer_client(cfg: DictConfig, base_url: str | list[str], peer: dict[str, Any], role: str = "peer"
+                ) -> tuple[Any, str | None, Sampling]:
     """A second model of the episode (e.g. a user simulator): by default the same server(s) and model."""
     client = BalancedClient.from_urls(peer.get("transport") or "chat",
                                       serving.base_urls(peer.get("base_url") or base_url),
                          model=peer.get("model") or cfg.model.served_name, max_model_len=cfg.model.max_model_len,
                          timeout_s=float(cfg.client.timeout_s), read_timeout_s=_read_timeout(cfg),
                          max_retries=int(cfg.client.max_retries),
-                         retry_wait_s=float(cfg.client.retry_wait_s), api_key=peer.get("api_key") or "EMPTY")
+                         retry_wait_s=float(cfg.client.retry_wait_s), api_key=peer_api_key(role, peer))
     sampling = Sampling(temperature=float(peer.get("temperature", 1.0)), top_p=float(peer.get("top_p", 1.0)),
                         max_tokens=peer.get("max_tokens"))
-    return client, peer.get("effort") or "low", sampling
+    return client, peer_effort(role, peer), sampling
 
 
 async def _run(task: Task, samples: list, client: Any, store: RunStore, spec: RunSpec, bar: LiveProgress,

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from evals.task import DataUnavailable, Episode, ModelSession, SingleTurnTask
-from evals.tool_loop import PythonToolMode, solve_with_python
+from evals.tool_loop import DEFAULT_MAX_TOOL_CALLS, PythonToolMode, solve_with_python
 from evals.types import Attempt, Grade, Sample
 
 PROMPT = "{problem}\nPlease reason step by step, and put your final answer within \\boxed{{}}."
@@ -134,7 +134,7 @@ class AimeTask(PythonToolMode, SingleTurnTask):
                  hf_config: str | None = None, hf_split: str = "train", problem_col: str = "problem",
                  answer_col: str = "answer", id_col: str | None = None, limit: int | None = None,
                  ids: list[str] | None = None, repeats: int = 8, tools: str | None = None,
-                 max_tool_calls: int = 32, tool_options: dict[str, Any] | None = None) -> None:
+                 max_tool_calls: int = DEFAULT_MAX_TOOL_CALLS, tool_options: dict[str, Any] | None = None) -> None:
         self.name = name
         self.year = year
         self.path = path

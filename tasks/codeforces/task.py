@@ -23,7 +23,7 @@ from typing import Any
 
 from evals.sandbox import SandboxUnavailable
 from evals.task import DataUnavailable, Episode, ModelSession, SingleTurnTask
-from evals.tool_loop import PythonToolMode, solve_with_python
+from evals.tool_loop import DEFAULT_MAX_TOOL_CALLS, PythonToolMode, solve_with_python
 from evals.types import Attempt, Grade, Sample
 from tasks.codeforces.judge import (
     AC,
@@ -173,7 +173,7 @@ class CodeforcesTask(PythonToolMode, SingleTurnTask):
                  default_memory_mb: int = DEFAULT_MEMORY_MB, full_tests: bool = False, workers: int | None = None,
                  infra_retries: int = 2, human_histogram: str | None = None, testlib_h: str | None = None,
                  tools: str | None = None,
-                 max_tool_calls: int = 32, tool_options: dict[str, Any] | None = None) -> None:
+                 max_tool_calls: int = DEFAULT_MAX_TOOL_CALLS, tool_options: dict[str, Any] | None = None) -> None:
         lang = normalize_language(language)
         if lang not in LANGUAGES:
             raise ValueError(f"suite.language must be cpp or python, got {language!r}")
@@ -216,7 +216,7 @@ class CodeforcesTask(PythonToolMode, SingleTurnTask):
             raise DataUnavailable(
                 f"{self.name}: cannot load problems from {where}: {str(exc).splitlines()[0][:300].rstrip('.')}. Point "
                 f"suite.path at a local JSONL (CodeContests shape, normalized, or open-r1/codeforces rows), e.g. "
-                f"suite.path=/work/shared/data/codeforces/codecontests_cf300.jsonl") from exc
+                f"suite.path=/path/to/problems.jsonl") from exc
 
     def _with_default_limits(self, p: Problem) -> Problem:
         if not p.limits_defaulted:
