@@ -51,24 +51,37 @@ def read_hub(hf_id: str = HF_ID, split: str = "test") -> list[dict[str, Any]]:
         raise DataUnavailable(
             f"could not load {hf_id} (split {split}) from the Hugging Face hub ({type(exc).__name__}: {first}); "
             f"set suite.path to a local copy (.parquet or .jsonl in the swebench 5.x schema), e.g. "
-            f"suite.path=/work/shared/data/swebench/SWE-bench_Verified.test.jsonl") from exc
+            f"suite.path=SWE-bench_Verified.test.jsonl") from exc
     return [dict(r) for r in ds]
 
 
 def read_ids(ids: Iterable[str] | None = None, ids_file: str | Path | None = None) -> list[str] | None:
     """The instance ids to keep: a list, and/or a file with one id a line (``#`` comments, blank lines ok)
-    or a JSON list. None: keep every instance."""
+    or a JSON list. None: keep every instance. A file that names no id is an error, not an empty run."""
     out: list[str] = [str(i).strip() for i in ids or [] if str(i).strip()]
     if ids_file:
         p = Path(ids_file).expanduser()
-        if not p.exists():
-            raise DataUnavailable(f"instance-id file {p} (suite.ids_file) does not exist")
-        text = p.read_text(encoding="utf-8")
+        if not p.is_file():
+            raise DataUnavailable(f"instance-id file {p} (suite.instance_ids_file) does not exist")
+        try:
+            text = p.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise DataUnavailable(f"cannot read instance-id file {p} (suite.instance_ids_file): {exc}") from None
         if text.lstrip().startswith("["):
-            out += [str(i) for i in json.loads(text)]
+            try:
+                listed = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise DataUnavailable(f"instance-id file {p} starts like a JSON list but is not valid JSON "
+                                      f"({exc.msg}, line {exc.lineno})") from None
+            if not isinstance(listed, list) or not all(isinstance(i, str) for i in listed):
+                raise DataUnavailable(f"instance-id file {p} must be a JSON list of strings or one id a line")
+            from_file = [i.strip() for i in listed if i.strip()]
         else:
-            out += [ln.split("#", 1)[0].strip() for ln in text.splitlines() if ln.split("#", 1)[0].strip()]
-    if not out and not ids_file:
+            from_file = [ln.split("#", 1)[0].strip() for ln in text.splitlines() if ln.split("#", 1)[0].strip()]
+        if not from_file:
+            raise DataUnavailable(f"instance-id file {p} (suite.instance_ids_file) names no instance id")
+        out += from_file
+    if not out:
         return None
     return list(dict.fromkeys(out))
 
@@ -81,7 +94,7 @@ def select(rows: list[dict[str, Any]], ids: list[str] | None, limit: int | None 
         missing = [i for i in ids if i not in have]
         if missing:
             raise DataUnavailable(f"{len(missing)} requested instance ids are not in {source} "
-                                  f"(e.g. {missing[:3]}); check suite.ids / suite.ids_file")
+                                  f"(e.g. {missing[:3]}); check suite.ids / suite.instance_ids_file")
         wanted = set(ids)
         rows = [r for r in rows if r["instance_id"] in wanted]
     if limit:

@@ -72,6 +72,14 @@ def run_metrics(run_dir: str | Path) -> dict[str, Any]:
     kept = [resolved_fraction(c) for c in by_instance.values() if set(c) != {grading.INFRA}]
     effort = manifest.get("effort", "")
     card = card_value(manifest.get("card"), CARD_KEY, effort)
+    task_settings = (manifest.get("settings") or {}).get("task") or {}
+    subset = None
+    if task_settings.get("ids_file"):
+        subset = f"instance ids from {Path(str(task_settings['ids_file'])).name} ({task_settings.get('n_ids')} ids)"
+    elif task_settings.get("ids"):
+        subset = f"{len(task_settings['ids'])} listed instance ids"
+    if task_settings.get("limit"):
+        subset = f"{subset + ', ' if subset else ''}the first {task_settings['limit']}"
     graded_by = (manifest.get("swebench_grading") or {}).get("method")
     if not graded_by:
         graded_by = "eval script in the run's environment (swebench get_eval_report)" if local_eval else "-"
@@ -82,7 +90,10 @@ def run_metrics(run_dir: str | Path) -> dict[str, Any]:
             "delta_vs_card": 100 * rate - card if card is not None and n else None,
             "resolved_rate_excl_infra": sum(kept) / len(kept) if kept else math.nan,
             "categories": {c: cats[c] for c in (grading.RESOLVED, *UNRESOLVED)},
-            "stop_reasons": dict(stops.most_common()), "graded_by": graded_by}
+            "stop_reasons": dict(stops.most_common()), "graded_by": graded_by,
+            # stores written before tool styles existed declared the tools as functions
+            "tool_style": task_settings.get("tool_style") or "functions", "tools": task_settings.get("tools") or [],
+            "subset": subset, "n_samples": manifest.get("n_samples")}
 
 
 def _pct(v: float | None) -> str:
@@ -132,6 +143,10 @@ def swebench_section(paths: Iterable[str | Path]) -> str:
     lines.append("")
     for m in ms:
         stops = ", ".join(f"{k} {v}" for k, v in m["stop_reasons"].items()) or "-"
+        tools = ", ".join(m["tools"]) or "-"
+        scope = f"n = {m['n_samples'] if m['n_samples'] is not None else m['instances']} instances"
+        lines.append(f"- {m['model']} / {m['effort']}: tool style {m['tool_style']} ({tools}); {scope}"
+                     + (f" ({m['subset']})" if m["subset"] else " (the whole dataset)"))
         lines.append(f"- {m['model']} / {m['effort']}: episodes ended by {stops}")
         waiting = m["categories"][grading.NOT_EVALUATED]
         if waiting:

@@ -17,22 +17,34 @@ The episode (``solve``):
 
 ``grade`` never runs anything: it reads the stored log (or says the attempt still needs the Docker harness).
 
-Why the model sees ``functions.exec`` and not ``container.exec``: every transport carries our tools as
-function tools. Chat Completions and Responses accept only ``type: function`` tools, which vLLM renders into
-the developer message's ``namespace functions``; openai-harmony's system message knows only two built-in
-namespaces (``browser`` and ``python``: ``SystemContent.with_browser_tool`` / ``with_python_tool``), none
-called ``container``. So ``exec`` is the container tool's schema (argv list, timeout, workdir) under the
-functions namespace, and a call the model addresses to ``container.exec`` anyway is run all the same.
+Two ways to declare the tools (``tool_style``):
+
+- ``reference`` (the default on the token-level Harmony transport): as gpt-oss's own reference tooling does.
+  The shell is a ``container`` namespace with ``exec`` in the Harmony *system* message, declared like the
+  built-in ``python`` and ``browser`` tools (openai-harmony's ``ToolNamespaceConfig``; vLLM's Harmony layer
+  describes a container tool the same way), and the model calls it as ``container.exec``. ``apply_patch`` is a
+  function whose parameter schema is a plain string: the call's text is the patch itself (a one-key JSON object
+  is unwrapped), and the format's instructions follow the task instructions in the developer message.
+- ``functions``: what Chat Completions and Responses servers can carry, function tools only:
+  ``functions.exec`` (argv list, timeout, workdir) and ``functions.apply_patch`` with a ``{"patch": ...}``
+  object. A call the model addresses to ``container.exec`` anyway is run all the same.
+
+Malformed tool input (empty, not JSON, not a patch, a path outside the repository) is answered with an
+error the model reads; nothing is written outside the work tree.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import importlib.util
 import json
 import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
+from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 from evals.clients import RequestRejected
@@ -50,6 +62,8 @@ from tasks.swebench.environments import (
     make_environment,
 )
 
+TOOL_STYLES = ("reference", "functions")
+
 STOP_REASONS = ("submitted", "step_limit", "time_limit", "context_overflow", "model_error", "no_tool_call",
                 "env_error")
 
@@ -58,7 +72,7 @@ DEVELOPER_PROMPT = """# Instructions
 You are a software engineer working autonomously in a code repository checked out at {repo}. Your job is to \
 resolve the issue given by the user by editing the repository's source files.
 
-- Explore the code with the `exec` tool (e.g. `["bash", "-lc", "grep -rn 'name' src | head"]`), reproduce the \
+- Explore the code with the `{exec}` tool (e.g. `["bash", "-lc", "grep -rn 'name' src | head"]`), reproduce the \
 problem with a small script, then fix it.
 - Edit files with the `apply_patch` tool. Make minimal, focused changes to non-test files; hidden tests will \
 check your fix, so keep existing behaviour and public interfaces intact.
@@ -97,16 +111,109 @@ Give about 3 lines of unchanged context before and after each change, copied exa
 The whole patch is applied or none of it; on an error the message says which part did not match."""
 
 
+CONTAINER_DESCRIPTION = ("The container that holds the repository: a Linux shell without network access. Files "
+                         "you change stay changed for later calls; every call starts a new process.")
+
+REFERENCE_EXEC_DESCRIPTION = (
+    "Runs a command in the container and returns its combined stdout and stderr. `cmd` is an argv list, run "
+    "without a shell: use [\"bash\", \"-lc\", \"<script>\"] for pipes, redirections or several commands. The "
+    "working directory is {repo} unless `workdir` is given. Long output is truncated in the middle. Commands "
+    "are killed after `timeout` seconds (default {default}, at most {max}).")
+
+# The apply_patch format's rules, in our words (used unless the installed gpt-oss package ships its own text).
+APPLY_PATCH_INSTRUCTIONS = """# Editing files with apply_patch
+
+Change files only through the `apply_patch` tool. Its input is the patch text itself, not JSON:
+
+*** Begin Patch
+(one or more file operations)
+*** End Patch
+
+A file operation starts with a header naming a path relative to the repository root:
+- `*** Add File: <path>` creates the file. Every line of its content follows, each starting with `+`.
+- `*** Delete File: <path>` removes the file. Nothing follows the header.
+- `*** Update File: <path>` edits the file in place; a `*** Move to: <new path>` line right after it also \
+renames the file. Then come one or more hunks.
+
+A hunk begins with a line `@@`, which may carry a line of the file to find first (such as the header of the \
+class or function being changed) when the context alone would match in several places. Every other line of a \
+hunk starts with one character: a space for an unchanged line, `-` for a line to remove, `+` for a line to add. \
+Copy unchanged lines exactly, about three before and three after each change. A hunk that must match at the end \
+of the file ends with the line `*** End of File`.
+
+Example (three operations in one patch):
+
+*** Begin Patch
+*** Update File: pkg/util.py
+@@ def parse(value):
+     text = value.strip()
+-    return int(text)
++    return int(text, 10)
+*** Add File: pkg/NOTES.txt
++parse() reads base 10 only.
+*** Delete File: pkg/old_util.py
+*** End Patch
+
+Keep each change small and in the style of the code around it, and write complete code rather than stubs. \
+A patch is applied whole or not at all; if it fails, the reply says which part did not match."""
+
+APPLY_PATCH_PARAMETERS = {"type": "string", "description": "Formatted patch code",
+                          "default": "*** Begin Patch\n*** End Patch\n"}
+
+
+def _exec_parameters() -> dict[str, Any]:
+    return {"type": "object", "properties": {
+        "cmd": {"type": "array", "items": {"type": "string"},
+                "description": "The command and its arguments, e.g. [\"bash\", \"-lc\", \"ls -la\"]."},
+        "timeout": {"type": "integer", "description": "Seconds before the command is killed."},
+        "workdir": {"type": "string", "description": "Directory to run in (default: the repository)."},
+    }, "required": ["cmd"]}
+
+
 def exec_tool(repo: str, default_timeout: float, max_timeout: float) -> dict[str, Any]:
     return {"type": "function", "function": {
         "name": "exec",
         "description": EXEC_DESCRIPTION.format(repo=repo, default=int(default_timeout), max=int(max_timeout)),
-        "parameters": {"type": "object", "properties": {
-            "cmd": {"type": "array", "items": {"type": "string"},
-                    "description": "The command and its arguments, e.g. [\"bash\", \"-lc\", \"ls -la\"]."},
-            "timeout": {"type": "integer", "description": "Seconds before the command is killed."},
-            "workdir": {"type": "string", "description": "Directory to run in (default: the repository)."},
-        }, "required": ["cmd"]}}}
+        "parameters": _exec_parameters()}}
+
+
+def container_namespace(repo: str, default_timeout: float, max_timeout: float) -> dict[str, Any]:
+    """The shell as a Harmony system-message namespace (rendered by :func:`evals.harmony.system_message`)."""
+    return {"type": "namespace", "name": "container", "description": CONTAINER_DESCRIPTION, "tools": [{
+        "name": "exec",
+        "description": REFERENCE_EXEC_DESCRIPTION.format(repo=repo, default=int(default_timeout),
+                                                         max=int(max_timeout)),
+        "parameters": _exec_parameters()}]}
+
+
+def reference_apply_patch_tool() -> dict[str, Any]:
+    """apply_patch with a plain-string parameter: the call's text is the patch."""
+    return {"type": "function", "function": {
+        "name": "apply_patch", "description": "Edits files with a patch in the apply_patch format.",
+        "parameters": dict(APPLY_PATCH_PARAMETERS)}}
+
+
+def apply_patch_instructions() -> tuple[str, str]:
+    """(text, source): gpt-oss's own ``tools/apply_patch.md`` when the installed package ships it, else ours."""
+    try:  # located, not imported: nothing of the package runs
+        spec = importlib.util.find_spec("gpt_oss")
+        folders = list(spec.submodule_search_locations or []) if spec else []
+        for folder in folders:
+            path = Path(folder) / "tools" / "apply_patch.md"
+            if path.is_file():
+                text = path.read_text(encoding="utf-8").strip()
+                if text:
+                    return text, f"gpt-oss {_version('gpt-oss')} tools/apply_patch.md"
+    except (ImportError, OSError, ValueError):  # UnicodeDecodeError is a ValueError
+        pass
+    return APPLY_PATCH_INSTRUCTIONS, "gptoss-eval"
+
+
+def _version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "(version unknown)"
 
 
 def apply_patch_tool() -> dict[str, Any]:
@@ -153,13 +260,28 @@ class SweBenchTask(Task):
                  context_reserve_tokens: int = 16_384, command_timeout_s: float = 180.0,
                  max_command_timeout_s: float = 1200.0, max_output_chars: int = 16_000,
                  run_eval: bool | None = None, eval_timeout_s: float = 1800.0,
-                 model_name: str | None = None, repo_browser: bool = False) -> None:
+                 model_name: str | None = None, repo_browser: bool = False, tool_style: str | None = None,
+                 transport: str | None = None, instance_ids_file: str | None = None) -> None:
+        if ids_file and instance_ids_file and ids_file != instance_ids_file:
+            raise TaskError(f"{name}: suite.instance_ids_file and suite.ids_file name two files; give one")
         self.name = name
         self.path = path
         self.hf_id = hf_id
         self.split = split
         self.ids = [str(i) for i in ids] if ids else None
-        self.ids_file = ids_file
+        self.ids_file = instance_ids_file or ids_file
+        self.transport = transport
+        if tool_style is None:  # the reference declaration needs the Harmony system message, i.e. our renderer
+            tool_style = "reference" if transport == "harmony" else "functions"
+        if tool_style not in TOOL_STYLES:
+            raise TaskError(f"{name}: suite.tool_style={tool_style!r} is not valid: expected reference or "
+                            f"functions")
+        if tool_style == "reference" and transport not in (None, "harmony"):
+            raise TaskError(f"{name}: suite.tool_style=reference declares the container tool in the Harmony system "
+                            f"message, which only client=harmony sends (configured: client={transport}); use "
+                            f"suite.tool_style=functions or client=harmony")
+        self.tool_style = tool_style
+        self.patch_instructions, self.patch_instructions_source = apply_patch_instructions()
         self.limit = limit
         self.default_repeats = repeats
         self.environment = dict(environment or {"kind": "docker"})
@@ -225,16 +347,33 @@ class SweBenchTask(Task):
 
     # -- tools ----------------------------------------------------------------------------------------
     def tools(self, repo: str) -> list[dict[str, Any]]:
-        tools = [exec_tool(repo, self.command_timeout_s, self.max_command_timeout_s), apply_patch_tool()]
+        if self.tool_style == "reference":
+            tools = [container_namespace(repo, self.command_timeout_s, self.max_command_timeout_s),
+                     reference_apply_patch_tool()]
+        else:
+            tools = [exec_tool(repo, self.command_timeout_s, self.max_command_timeout_s), apply_patch_tool()]
         if self.repo_browser:
             tools += repo_browser.tool_schemas()
         return tools
 
+    def tool_names(self) -> list[str]:
+        """What the model calls, e.g. ``container.exec``, ``apply_patch``."""
+        names = []
+        for tool in self.tools("/testbed"):
+            if tool.get("type") == "namespace":
+                names += [f"{tool['name']}.{t['name']}" for t in tool["tools"]]
+            else:
+                names.append(tool["function"]["name"])
+        return names
+
     def developer_prompt(self, repo: str) -> str:
-        text = DEVELOPER_PROMPT.format(repo=repo)
+        reference = self.tool_style == "reference"
+        text = DEVELOPER_PROMPT.format(repo=repo, exec="container.exec" if reference else "exec")
         if self.repo_browser:  # one more bullet after the exploration bullet; the default prompt is untouched
             first, rest = text.split("\n- Edit files", 1)
             text = f"{first}\n{repo_browser.PROMPT_HINT}\n- Edit files{rest}"
+        if reference:  # as gpt-oss's reference chat appends the format's rules to the developer message
+            text = f"{text}\n\n{self.patch_instructions}"
         return text
 
     def _run_tool(self, env: Environment, name: str, arguments: str, remaining_s: float) -> tuple[str, bool]:
@@ -246,52 +385,90 @@ class SweBenchTask(Task):
             timeout = max(1.0, min(self.command_timeout_s, max(1.0, remaining_s)))
             return repo_browser.run(env, browse, arguments, timeout)
         if name == "apply_patch":
-            patch_text: str | None = None
+            patch_text, error = self._patch_text(arguments)
+            if error:
+                return error, True
             try:
-                args = json.loads(arguments) if arguments.strip() else {}
+                return apply_patch(patch_text, env, env.repo_path), False
+            except (PatchError, ValueError) as exc:  # ValueError: e.g. a NUL byte in a path
+                return f"error: the patch was not applied (no file was changed): {exc}", True
+        if name == "exec":
+            return self._exec(env, arguments, remaining_s)
+        return f"error: unknown tool {name!r}; the tools are {', '.join(self.tool_names())}", True
+
+    def _patch_text(self, arguments: str) -> tuple[str, str | None]:
+        """The patch an ``apply_patch`` call carries, or the error the model reads instead."""
+        text = arguments.strip()
+        if self.tool_style == "functions":  # a {"patch": ...} object; raw patch text is accepted too
+            patch_text: Any = None
+            try:
+                args = json.loads(text) if text else {}
                 if isinstance(args, dict):
                     patch_text = args.get("patch") or args.get("input")
                 elif isinstance(args, str):
                     patch_text = args
             except json.JSONDecodeError:
-                if "*** Begin Patch" in arguments:  # raw patch text instead of JSON
-                    patch_text = arguments
-                else:
-                    return ("error: apply_patch arguments are not valid JSON; send {\"patch\": \"*** Begin "
-                            "Patch\\n...\\n*** End Patch\"}"), True
-            if not patch_text:
-                return "error: apply_patch needs a \"patch\" argument holding the patch text", True
-            try:
-                return apply_patch(patch_text, env, env.repo_path), False
-            except PatchError as exc:
-                return f"error: the patch was not applied (no file was changed): {exc}", True
-        if name == "exec":
-            try:
-                args = json.loads(arguments) if arguments.strip() else {}
-            except json.JSONDecodeError as exc:
-                return f"error: exec arguments are not valid JSON ({exc.msg}); send {{\"cmd\": [\"ls\"]}}", True
-            if not isinstance(args, dict):
-                return "error: exec arguments must be a JSON object like {\"cmd\": [\"ls\"]}", True
-            cmd = args.get("cmd")
-            if isinstance(cmd, str):
-                cmd = ["bash", "-lc", cmd]
-            if not isinstance(cmd, list) or not cmd or not all(isinstance(c, str) for c in cmd):
-                return "error: `cmd` must be a non-empty list of strings, e.g. [\"bash\", \"-lc\", \"ls\"]", True
-            try:
-                timeout = float(args.get("timeout") or self.command_timeout_s)
-            except (TypeError, ValueError):
-                timeout = self.command_timeout_s
-            timeout = max(1.0, min(timeout, self.max_command_timeout_s, max(1.0, remaining_s)))
-            workdir = args.get("workdir") if isinstance(args.get("workdir"), str) else None
-            res = env.exec(cmd, timeout=timeout, workdir=workdir)
-            text = res.output if res.output.strip() else "(no output)"
-            if res.exit_code != 0 and not res.timed_out:
-                text += f"\n[exit code {res.exit_code}]"
-            return text, res.exit_code != 0
-        if self.repo_browser:
-            return (f"error: unknown tool {name!r}; the tools are exec, apply_patch and "
-                    f"{', '.join(repo_browser.tool_names())}"), True
-        return f"error: unknown tool {name!r}; the tools are exec and apply_patch", True
+                if "*** Begin Patch" not in text:
+                    return "", ("error: apply_patch arguments are not valid JSON; send {\"patch\": \"*** Begin "
+                                "Patch\\n...\\n*** End Patch\"}")
+                patch_text = arguments
+            if not patch_text or not isinstance(patch_text, str):
+                return "", "error: apply_patch needs a \"patch\" argument holding the patch text"
+            return patch_text, None
+        # reference: the text is the patch; a JSON wrapper the model adds anyway is taken off
+        usage = "send the patch text itself, from *** Begin Patch to *** End Patch"
+        if not text:
+            return "", f"error: apply_patch got no input; {usage}"
+        if text[0] not in "{[\"":
+            return arguments, None
+        try:
+            value: Any = json.loads(text)
+        except json.JSONDecodeError as exc:
+            return "", f"error: apply_patch input starts like JSON but is not valid JSON ({exc.msg}); {usage}"
+        if isinstance(value, dict):
+            if len(value) == 1:
+                (value,) = value.values()
+            else:
+                value = value.get("patch", value.get("input"))
+        if not isinstance(value, str) or not value.strip():
+            return "", f"error: apply_patch found no patch text in the JSON it was sent; {usage}"
+        return value, None
+
+    def _exec(self, env: Environment, arguments: str, remaining_s: float) -> tuple[str, bool]:
+        """Run an ``exec`` / ``container.exec`` call; malformed input is answered, never run."""
+        usage = "send {\"cmd\": [\"bash\", \"-lc\", \"ls\"]}"
+        try:
+            args = json.loads(arguments) if arguments.strip() else {}
+        except json.JSONDecodeError as exc:
+            return f"error: exec arguments are not valid JSON ({exc.msg}); {usage}", True
+        if not isinstance(args, dict):
+            return f"error: exec arguments must be a JSON object; {usage}", True
+        cmd = args.get("cmd")
+        if isinstance(cmd, str) and cmd.strip():
+            cmd = ["bash", "-lc", cmd]
+        if not isinstance(cmd, list) or not cmd or not all(isinstance(c, str) for c in cmd):
+            return "error: `cmd` must be a non-empty list of strings, e.g. [\"bash\", \"-lc\", \"ls\"]", True
+        extra_env = args.get("env")
+        if extra_env:  # the container tool's optional environment variables
+            if not isinstance(extra_env, dict) or not all(
+                    isinstance(k, str) and k and "=" not in k and isinstance(v, str) for k, v in extra_env.items()):
+                return "error: `env` must map variable names to string values", True
+            cmd = ["env", *(f"{k}={v}" for k, v in extra_env.items()), "--", *cmd]
+        workdir = args.get("workdir") if isinstance(args.get("workdir"), str) and args.get("workdir") else None
+        if any("\0" in c for c in [*cmd, workdir or ""]):
+            return "error: the command or workdir contains a NUL byte, which no program can receive", True
+        try:
+            timeout = float(args.get("timeout") or self.command_timeout_s)
+        except (TypeError, ValueError):
+            timeout = self.command_timeout_s
+        if timeout != timeout:  # NaN
+            timeout = self.command_timeout_s
+        timeout = max(1.0, min(timeout, self.max_command_timeout_s, max(1.0, remaining_s)))
+        res = env.exec(cmd, timeout=timeout, workdir=workdir)
+        text = res.output if res.output.strip() else "(no output)"
+        if res.exit_code != 0 and not res.timed_out:
+            text += f"\n[exit code {res.exit_code}]"
+        return text, res.exit_code != 0
 
     # -- the episode ----------------------------------------------------------------------------------
     async def solve(self, sample: Sample, model: ModelSession) -> Episode:
@@ -401,8 +578,15 @@ class SweBenchTask(Task):
                "max_steps": self.max_steps, "max_time_s": self.max_time_s,
                "max_context_tokens": self.max_context_tokens, "command_timeout_s": self.command_timeout_s,
                "max_output_chars": self.max_output_chars, "prompt": DEVELOPER_PROMPT + USER_PROMPT,
-               "tools": [t["function"]["name"] for t in self.tools("/testbed")]}
-        if self.repo_browser:  # only then: the default settings, and so their hash, stay as they were
+               "tools": self.tool_names(), "tool_style": self.tool_style}
+        if self.ids_file:  # the ids themselves: an edited file must not resume into the old store
+            ids = swe_data.read_ids(None, self.ids_file) or []
+            out["ids_file_sha256"] = hashlib.sha256("\n".join(ids).encode()).hexdigest()
+            out["n_ids"] = len(ids)
+        if self.tool_style == "reference":
+            out.update(prompt=self.developer_prompt("{repo}") + USER_PROMPT,
+                       tool_schemas=self.tools("{repo}"), apply_patch_instructions=self.patch_instructions_source)
+        if self.repo_browser:
             out.update(repo_browser=True, prompt=self.developer_prompt("{repo}") + USER_PROMPT)
         return out
 

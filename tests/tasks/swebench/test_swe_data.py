@@ -82,11 +82,16 @@ def test_suite_yaml_instantiates_the_task():
     from hydra.utils import instantiate
     from omegaconf import OmegaConf
 
-    cfg = OmegaConf.load(ROOT / "conf" / "suite" / "swebench_verified.yaml")
-    task = instantiate(cfg, _convert_="all")
+    suite = OmegaConf.load(ROOT / "conf" / "suite" / "swebench_verified.yaml")
+    tools = {}
+    for transport in ("chat", "harmony"):  # the tool style follows the transport unless set
+        cfg = OmegaConf.create({"client": {"transport": transport}, "suite": suite})
+        task = instantiate(cfg.suite, _convert_="all")
+        tools[transport] = (task.tool_style, task.settings()["tools"])
+    assert tools == {"chat": ("functions", ["exec", "apply_patch"]),
+                     "harmony": ("reference", ["container.exec", "apply_patch"])}
     assert isinstance(task, SweBenchTask) and task.name == "swebench_verified"
     assert task.card_key() == "swebench_verified" and task.environment["kind"] == "docker"
-    assert task.settings()["tools"] == ["exec", "apply_patch"]
     from tasks.swebench.environments import DockerEnvironment
 
     row = {"image": "swebench/sweb.eval.x86_64.psf_1776_requests-2317:latest", "base_commit": "abc",

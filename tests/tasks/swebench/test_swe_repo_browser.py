@@ -75,14 +75,14 @@ def test_browsing_then_patching_resolves_the_toy_instance(toy, sandbox):
 def test_off_by_default_the_prompt_tools_and_settings_are_unchanged(toy):
     default, browsing = make_task(), make_task(repo_browser=True)
     assert [t["function"]["name"] for t in default.tools("/testbed")] == ["exec", "apply_patch"]
-    assert default.developer_prompt("/testbed") == DEVELOPER_PROMPT.format(repo="/testbed")
+    assert default.developer_prompt("/testbed") == DEVELOPER_PROMPT.format(repo="/testbed", exec="exec")
     assert "repo_browser" not in json.dumps(default.settings())
     assert browsing.settings()["repo_browser"] is True and browsing.settings() != default.settings()
     # a model reaching for the namespace anyway gets the usual unknown-tool error, not a file
     model, _ = session([browse("open_file", {"path": "calc/ops.py"}, 0), final()])
     ep = asyncio.run(default.solve(sample_of(toy.row), model))
     (out,) = tool_messages(ep.transcript)
-    assert out == "error: unknown tool 'repo_browser.open_file'; the tools are exec and apply_patch"
+    assert out == "error: unknown tool 'repo_browser.open_file'; the tools are exec, apply_patch"
 
 
 def test_long_files_are_paged_by_whole_lines(toy):
