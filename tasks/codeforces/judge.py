@@ -10,8 +10,10 @@ pool, stopping at the first failing test unless ``full=True``. Verdicts::
     EXCLUDED  the problem cannot be judged (its checker does not compile): not the model's failure either
 
 Outputs are compared as whitespace-separated tokens; a token of the expected output that is a decimal with a
-fraction or exponent is compared with 1e-6 absolute-or-relative tolerance, everything else exactly. A problem
-that ships a checker is judged by it instead, called as its kind (``Problem.checker_kind``) says:
+fraction or exponent is compared with 1e-6 absolute-or-relative tolerance, everything else exactly. open-r1 rows
+(``Problem.comparison == "openr1"``) are compared as open-r1's runner compares them: tokens equal after the words
+``yes`` and ``no`` are upper-cased (``YES`` = ``yes``), no float tolerance. A problem that ships a checker is
+judged by it instead, called as its kind (``Problem.checker_kind``) says:
 
 - ``testlib`` (C++ or Python source): ``checker input output answer`` (the contestant's output second); exit
   code 0 = AC, 1 or 2 = WA, anything else = INFRA (a judge failure, never a WA).
@@ -106,7 +108,7 @@ _LANG_ALIASES = {
 __all__ = [
     "AC", "CE", "EXCLUDED", "INFRA", "MLE", "NO_CODE", "OLE", "RE", "TLE", "VERDICTS", "WA",
     "CheckerError", "JudgeResult", "Submission", "TestResult", "checker_exclusion", "exclusion_label", "judge",
-    "main", "normalize_language", "openr1_files", "outputs_match", "precompiled_header_dir", "sandbox_python",
+    "main", "normalize_language", "openr1_files", "openr1_outputs_match", "outputs_match", "precompiled_header_dir", "sandbox_python",
 ]
 TESTLIB_HINT = ("testlib.h is not available (it is not shipped and cannot be fetched offline); give the path of a "
                 "testlib.h file you supply: suite.testlib_h=/path/to/testlib.h in a run, --testlib on the judge CLI")
@@ -159,6 +161,19 @@ class JudgeResult:
 
 _FLOAT_RE = re.compile(rb"[+-]?(\d+\.\d*|\.\d+|\d+(\.\d*)?[eE][+-]?\d+)")
 _NUM_RE = re.compile(rb"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+_YES_NO_RE = re.compile(rb"\b(yes|no)\b", re.IGNORECASE)
+
+
+def openr1_outputs_match(got: bytes | str, expected: bytes | str) -> bool:
+    """open-r1's comparison without a checker: the whole words ``yes`` / ``no`` upper-cased in both, then the
+    whitespace-separated tokens equal (its runner: ``sed 's/\b(yes)\b/YES/ig; ...'``, whitespace squeezed,
+    ``diff -b``)."""
+    def norm(x: bytes | str) -> list[bytes]:
+        return _YES_NO_RE.sub(lambda m: m.group(1).upper(), x.encode() if isinstance(x, str) else x).split()
+
+    return norm(got) == norm(expected)
 
 
 def outputs_match(got: bytes | str, expected: bytes | str, tol: float = 1e-6) -> bool:
@@ -573,7 +588,8 @@ def _run_test(lane: SandboxLane, prog: _Program, problem: Problem, i: int, inp: 
             except SandboxError as e:
                 v, detail = INFRA, str(e)[-500:]
         else:
-            v = AC if outputs_match(res.stdout, expected) else WA
+            same = openr1_outputs_match if problem.comparison == OPENR1 else outputs_match
+            v = AC if same(res.stdout, expected) else WA
     elif v in (RE, MLE):
         detail = _tail(res.stderr, 300)
     time_s = res.cpu_seconds if res.cpu_seconds is not None else res.wall_seconds

@@ -19,6 +19,8 @@ Checkers come in two contracts (:data:`CHECKER_KINDS`), recorded with each probl
 ``testlib`` (``checker input output answer``; exit 0 accepts, 1 or 2 rejects) for checkers of the local shapes,
 and ``openr1`` (``python checker.py input.txt correct_output.txt solution_output.txt``; accepted when it exits 0
 and prints 1) for open-r1's ``generated_checker``. A problem naming any other kind is excluded, with the reason.
+open-r1 rows without a checker keep open-r1's comparison too (``comparison="openr1"``: tokens equal, ``yes``/``no``
+in any case; no float tolerance), the other shapes compare tokens with floats within 1e-6.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ DEFAULT_MEMORY_MB = 256
 GENERATED_TESTS_FILE = "test_cases_{contest:04d}.parquet"  # under generated_tests/ in the open-r1 dataset repo
 TESTLIB, OPENR1 = "testlib", "openr1"
 CHECKER_KINDS = (TESTLIB, OPENR1)
+TOKENS = "tokens"
 # columns that only open-r1/codeforces rows have (the normalized shape says tests/checker, CodeContests problem_id)
 OPENR1_MARKERS = ("official_tests", "generated_checker")
 
@@ -82,6 +85,7 @@ class Problem:
     multiple_answers: bool = False  # suspected: several outputs may be correct (a checker is needed)
     source: str = ""
     checker_kind: str | None = None  # how the checker is called and read (CHECKER_KINDS); None: testlib
+    comparison: str = TOKENS  # without a checker: tokens (floats within 1e-6) or openr1 (open-r1's diff rule)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -294,6 +298,7 @@ def _from_openr1(row: Mapping[str, Any], generated: list[dict[str, str]] | None 
         statement="\n\n".join(p for p in parts if p), time_limit_s=t, memory_mb=m,
         tests=_tests(row.get("official_tests"), pid) + (generated or []),
         checker=row.get("generated_checker") or None, checker_kind=OPENR1 if row.get("generated_checker") else None,
+        comparison=OPENR1,
         interactive=interactive, limits_defaulted=defaulted, name=str(row.get("title") or ""),
         index=str(row.get("index") or ""), tags=list(row.get("tags") or []),
         examples=_tests(row.get("examples"), pid), multiple_answers=bool(row.get("generated_checker")),

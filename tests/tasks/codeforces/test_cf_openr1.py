@@ -18,7 +18,17 @@ from pathlib import Path
 import pytest
 
 from tasks.codeforces import judge as judge_mod
-from tasks.codeforces.judge import AC, EXCLUDED, WA, checker_exclusion, judge, openr1_files, sandbox_python
+from tasks.codeforces.judge import (
+    AC,
+    EXCLUDED,
+    WA,
+    checker_exclusion,
+    judge,
+    openr1_files,
+    openr1_outputs_match,
+    outputs_match,
+    sandbox_python,
+)
 from tasks.codeforces.metrics import codeforces_metrics, codeforces_section
 from tasks.codeforces.problems import (
     OPENR1,
@@ -135,6 +145,7 @@ def test_local_openr1_rows_are_told_apart_by_their_columns(tmp_path):
     assert (a.contest, a.index, a.rating, a.time_limit_s, a.memory_mb) == (9000, "A", 800, 1.0, 256)
     assert [t["output"] for t in a.tests] == ["2\n", "5\n", "7\n"] and "Input\n\nOne integer n." in a.statement
     assert by["9000/H"].checker is None and by["9000/H"].checker_contract is None
+    assert {p.comparison for p in by.values()} == {OPENR1}  # open-r1's rule also where there is no checker
     # the same rows through the hub loader's rules: incomplete tests and file input are left out, with reasons
     more = [row("9001/A", "x", [("1\n", "1\n")], None, official_tests_complete=False),
             row("9001/B", "x", [("1\n", "1\n")], None, input_mode="file")]
@@ -220,6 +231,29 @@ def test_a_checker_that_runs_past_10_seconds_rejects(problems, monkeypatch):
     r = judge(p, {"language": "python", "code": "print('slow')"})
     assert r.verdict == WA and r.message.startswith("checker timed out")
     assert verdict(p, "print(3)") == AC
+
+
+# --- rows without a checker: open-r1's diff rule -------------------------------------------------------------------
+
+@pytest.mark.parametrize("got, expected, same", [
+    (b"yes\n", "YES\n", True), (b"Yes No\n", "YES NO", True), (b"yEs!\n", "YES!", True),  # whole words, any case
+    (b"yesno", "YESNO", False), (b"Yess", "YESS", False),  # not the words yes / no: exact
+    (b"1  2\r\n\n3\n", "1 2 3", True),  # whitespace of any kind and amount
+    (b"0.50", "0.5", False), (b"1e0", "1", False),  # no float tolerance
+    (b"abc", "ABC", False), (b"", "", True), (b"1 2", "1 2 3", False),
+])
+def test_without_a_checker_outputs_compare_as_open_r1_compares_them(got, expected, same):
+    assert openr1_outputs_match(got, expected) is same
+
+
+@pytest.mark.usefixtures("needs_sandbox")
+def test_rows_without_a_checker_are_judged_by_open_r1s_rule(problems):
+    yes_no = dataclasses.replace(problems["9000/H"], tests=[{"input": "4\n", "output": "YES\n"}])
+    assert verdict(yes_no, "print('yes')") == AC and verdict(yes_no, "print('no')") == WA
+    assert not outputs_match(b"yes", "YES")  # the other shapes stay exact
+    assert verdict(dataclasses.replace(yes_no, comparison="tokens"), "print('yes')") == WA
+    half = dataclasses.replace(problems["9000/H"], tests=[{"input": "2\n", "output": "0.5\n"}])
+    assert verdict(half, "print('0.5')") == AC and verdict(half, "print('0.50')") == WA
 
 
 # --- checkers in open-r1's style: other valid answers AC, wrong ones WA -------------------------------------------

@@ -106,7 +106,8 @@ def test_openr1_column_mapping(monkeypatch):
     a = by["2000A"]
     assert (a.contest, a.rating, a.time_limit_s, a.memory_mb, a.name) == (2000, 1200, 1.5, 512, "T")
     assert "D" in a.statement and "Input\n\nI" in a.statement and not a.limits_defaulted
-    assert by["2000F"].checker and by["2000F"].limits_defaulted
+    assert by["2000F"].checker and by["2000F"].limits_defaulted and by["2000F"].checker_kind == "openr1"
+    assert a.checker_kind is None and a.checker_contract is None
     assert ps.skipped_interactive == ["2000B"]
     assert set(ps.excluded) == {"2000C", "2000D", "2000E"}
 
