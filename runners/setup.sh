@@ -20,6 +20,8 @@ system_packages() {
   local missing=()
   command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  # the Codeforces judge runs Python submissions and checkers with a python3 the sandbox can see (under /usr)
+  [ -x /usr/bin/python3 ] || [ -x /usr/local/bin/python3 ] || missing+=(python3)
   [ ${#missing[@]} -eq 0 ] && return 0
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     log "installing ${missing[*]}"
