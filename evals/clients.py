@@ -654,6 +654,8 @@ class ChatCompletionsClient(ModelClient):
     async def _generate(self, messages, *, effort, sampling, seed, tools):
         body = {"model": self.model, "messages": self._to_chat_messages(messages), "reasoning_effort": effort,
                 **_sampling_fields(sampling, seed)}
+        if effort is None:  # e.g. a user simulator that is not a reasoning model: the API would refuse the field
+            del body["reasoning_effort"]
         if tools:
             body["tools"] = tools
         if self.stream:
@@ -726,6 +728,8 @@ class ResponsesClient(ModelClient):
         instructions, items = self._to_input(messages)
         body = {"model": self.model, "input": items, "reasoning": {"effort": effort}, "store": False,
                 **_sampling_fields(sampling, seed, "max_output_tokens")}
+        if effort is None:  # not a reasoning model
+            del body["reasoning"]
         if instructions:
             body["instructions"] = instructions
         if tools:

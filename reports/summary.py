@@ -223,8 +223,8 @@ def _peer_models(manifest: dict[str, Any]) -> str | None:
     the served model is ``self (<served name>)``. None for a run without peers."""
     settings = manifest.get("settings") or {}
     served = settings.get("served_name") or manifest.get("model")
-    return ", ".join(f"{role.replace('_', ' ')}: {p.get('model') or f'self ({served})'}"
-                     for role, p in (settings.get("peers") or {}).items()) or None
+    peers = sorted((settings.get("peers") or {}).items(), key=lambda kv: kv[0] != "user_simulator")  # it first
+    return ", ".join(f"{role.replace('_', ' ')}: {p.get('model') or f'self ({served})'}" for role, p in peers) or None
 
 
 def summarize(run: RunData) -> dict[str, Any]:

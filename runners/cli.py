@@ -34,7 +34,7 @@ from evals.clients import RequestRejected, Sampling, ServerUnavailable
 from evals.engine import RunSpec, RunStats, regrade, run_attempts, settings_hash
 from evals.store import RunStore, StoreError
 from evals.task import Task, TaskError
-from runners import serving, shard
+from runners import doctor, serving, shard
 from runners.vllm_server import ServerStartError, sigterm_as_exit
 
 log = logging.getLogger("gptoss_eval")
@@ -143,6 +143,7 @@ _RULES: dict[str, _Rule] = {
     "server.ready_timeout_s": _Rule(float, 0, above=True), "server.enforce_eager": _Rule(bool),
     "server.extra_args": _Rule(list), "server.env": _Rule(dict), "server.replica_env": _Rule(list),
     "suite.limit": _Rule(int, 1, nullable=True), "suite.repeats": _Rule(int, 1, nullable=True),
+    "doctor": _Rule(bool, nullable=True),
 }
 _ABSENT = object()
 
@@ -156,8 +157,8 @@ def validate(cfg: DictConfig) -> None:
     if cfg.shard.index >= cfg.shard.count:
         raise UserError(f"shard.index={cfg.shard.index} is not valid: expected an integer < "
                         f"shard.count={cfg.shard.count}")
-    if cfg.action not in ("run", "regrade", "report"):
-        raise UserError(f"action={cfg.action!r} is not valid: expected run, regrade or report")
+    if cfg.action not in ("run", "regrade", "report", "doctor"):
+        raise UserError(f"action={cfg.action!r} is not valid: expected run, regrade, report or doctor")
     mode = cfg.server.get("mode")
     if mode not in ("spawn", "attach"):
         raise UserError(f"server.mode={mode!r} is not valid: expected spawn or attach (server=spawn|attach)")
@@ -247,6 +248,11 @@ def run_job(cfg: DictConfig) -> dict[str, Any]:
     from reports.summary import write_reports
 
     validate(cfg)
+    if cfg.action == "doctor":  # the server checks only: no store is read or written
+        suite_cfg = OmegaConf.to_container(cfg.suite, resolve=True)
+        suite_cfg.pop("models", None)
+        doctor.run_action(cfg, build_task(cfg, suite_cfg))
+        return {}
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     store = RunStore(run_dir)
     if cfg.action == "report":
@@ -302,6 +308,8 @@ def run_job(cfg: DictConfig) -> dict[str, Any]:
             "base_url": urls[0] if len(urls) == 1 else urls}
         if ep.get("server_version"):
             manifest["versions"]["vllm_server"] = ep["server_version"]
+        if doctor.enabled(cfg):  # before any sampling; a failed check stops the run here
+            manifest["doctor"] = doctor.before_run(cfg, task, samples, urls, ep.get("server_version"))
         manifest = store.begin(manifest)
         client = BalancedClient.from_urls(
             cfg.client.transport, urls, down_after=int(cfg.client.get("down_after", 3)),
@@ -394,7 +402,7 @@ def app(cfg: DictConfig) -> None:
     try:
         with sigterm_as_exit():
             paths = run_job(cfg)
-    except (UserError, TaskError, StoreError, ServerStartError) as exc:
+    except (UserError, TaskError, StoreError, ServerStartError, doctor.DoctorFailed) as exc:
         print(f"gptoss-eval: error: {exc}", file=sys.stderr)
         sys.exit(2)
     except InterpolationResolutionError as exc:  # e.g. a ${...} on the command line that names nothing
@@ -420,6 +428,8 @@ def app(cfg: DictConfig) -> None:
 def main() -> None:
     register_resolvers()
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per request drowns the progress bar
+    if doctor.requested(sys.argv[1:]):  # probes only: no run directory, no Hydra files, one job
+        sys.argv = [a for a in sys.argv if a not in ("-m", "--multirun")] + doctor.HYDRA_QUIET
     if os.environ.get("HYDRA_FULL_ERROR"):  # the user asked for Hydra's own reports with full tracebacks
         app()
         return

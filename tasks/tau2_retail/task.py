@@ -76,7 +76,7 @@ FAILURE_SOURCES: tuple[str, ...] = ("error", "malformed_tool_call", "step_limit"
 class Tau2RetailTask(Task):
     """tau2-bench retail: one sample per task of a split of a release, ``trials`` repeats each."""
 
-    version = "1"
+    version = "2"  # 2: tool calls answered as tau2 (keywords, no validation first), COMMUNICATE reads every text
     default_repeats = 4
 
     def __init__(self, name: str = NAME, data_dir: str | None = None, release: str = "current", split: str = "base",

@@ -495,7 +495,8 @@ def peer_label(role: str, peers: dict[str, Any], rows: list[dict[str, Any]]) -> 
     cfg = peers.get(role) or {}
     seen = sorted({str(r[role]) for r in rows if r.get(role)})
     model = cfg.get("model") or (", ".join(seen) if seen else "same model")
-    return f"{model} ({cfg.get('transport', 'chat')}, effort {cfg.get('effort', 'low')})"
+    effort = cfg.get("effort", "low")
+    return f"{model} ({cfg.get('transport', 'chat')}, {'no reasoning effort' if effort is None else f'effort {effort}'})"
 
 
 def tau_section(run_dirs: Any, *, card_key: str = "tau_retail", title: str = "Tau-Bench Retail",
