@@ -7,7 +7,7 @@ pool, stopping at the first failing test unless ``full=True``. Verdicts::
     AC  accepted                 WA  wrong answer              TLE time limit (CPU) or wall clock exceeded
     MLE memory limit exceeded    RE  runtime error             CE  compilation error
     OLE output limit exceeded    NO_CODE  nothing to judge     INFRA  the judge itself failed (never a WA)
-    EXCLUDED  the problem cannot be judged (its checker does not compile): not the model's failure either
+    EXCLUDED  the problem cannot be judged (its checker is unusable, see below): not the model's failure either
 
 Outputs are compared as whitespace-separated tokens; a token of the expected output that is a decimal with a
 fraction or exponent is compared with 1e-6 absolute-or-relative tolerance, everything else exactly. open-r1 rows
@@ -20,7 +20,7 @@ judged by it instead, called as its kind (``Problem.checker_kind``) says:
 - ``openr1`` (open-r1/codeforces ``generated_checker``, always Python): ``python3 checker.py input.txt
   correct_output.txt solution_output.txt`` (the contestant's output last), as open-r1's Codeforces runner calls
   it: AC when it exits 0 within 10 s and its stdout, all whitespace removed, is ``1`` (or ``100``); any other
-  output, exit code, crash or timeout is WA. The files are prepared as that runner prepares them: ``\r`` at
+  output, exit code, crash or timeout is WA. The files are prepared as that runner prepares them: ``\\r`` at
   line ends removed from the input and the answer, empty lines removed from the answer and the output.
 
 Checkers are compiled once and cached on disk by source hash. A problem is EXCLUDED (never AC, never WA) when
@@ -168,7 +168,7 @@ _YES_NO_RE = re.compile(rb"\b(yes|no)\b", re.IGNORECASE)
 
 def openr1_outputs_match(got: bytes | str, expected: bytes | str) -> bool:
     """open-r1's comparison without a checker: the whole words ``yes`` / ``no`` upper-cased in both, then the
-    whitespace-separated tokens equal (its runner: ``sed 's/\b(yes)\b/YES/ig; ...'``, whitespace squeezed,
+    whitespace-separated tokens equal (its runner: ``sed 's/\\b(yes)\\b/YES/ig; ...'``, whitespace squeezed,
     ``diff -b``)."""
     def norm(x: bytes | str) -> list[bytes]:
         return _YES_NO_RE.sub(lambda m: m.group(1).upper(), x.encode() if isinstance(x, str) else x).split()
@@ -464,7 +464,7 @@ def _run_verdict(res: SandboxResult) -> str | None:
 
 
 def _drop_empty_lines(data: bytes) -> bytes:
-    """``sed '/^$/d'``: remove lines with nothing on them (a line holding only spaces or ``\r`` stays)."""
+    """``sed '/^$/d'``: remove lines with nothing on them (a line holding only spaces or ``\\r`` stays)."""
     lines = data.split(b"\n")
     ends_with_newline = lines[-1] == b""
     kept = [line for line in (lines[:-1] if ends_with_newline else lines) if line]
@@ -472,14 +472,14 @@ def _drop_empty_lines(data: bytes) -> bytes:
 
 
 def _strip_cr(data: bytes) -> bytes:
-    """``sed 's/\r$//'``: one ``\r`` at the end of each line."""
+    """``sed 's/\\r$//'``: one ``\\r`` at the end of each line."""
     return re.sub(rb"\r(?=\n|\Z)", b"", data)
 
 
 def openr1_files(test_input: bytes | str, answer: bytes | str, output: bytes | str) -> dict[str, bytes]:
     """The three files an ``openr1`` checker reads, prepared as open-r1's Codeforces runner prepares them: the
-    input with ``\r`` at line ends removed; the answer with trailing newlines cut to one (``echo "$(cat f)"``),
-    ``\r`` at line ends and empty lines removed; the contestant's output with empty lines removed."""
+    input with ``\\r`` at line ends removed; the answer with trailing newlines cut to one (``echo "$(cat f)"``),
+    ``\\r`` at line ends and empty lines removed; the contestant's output with empty lines removed."""
     def b(x: bytes | str) -> bytes:
         return x.encode() if isinstance(x, str) else x
 
