@@ -453,7 +453,7 @@ class SweBenchTask(Task):
             if not isinstance(extra_env, dict) or not all(
                     isinstance(k, str) and k and "=" not in k and isinstance(v, str) for k, v in extra_env.items()):
                 return "error: `env` must map variable names to string values", True
-            cmd = ["env", *(f"{k}={v}" for k, v in extra_env.items()), "--", *cmd]
+            cmd = ["env", "--", *(f"{k}={v}" for k, v in extra_env.items()), *cmd]
         workdir = args.get("workdir") if isinstance(args.get("workdir"), str) and args.get("workdir") else None
         if any("\0" in c for c in [*cmd, workdir or ""]):
             return "error: the command or workdir contains a NUL byte, which no program can receive", True

@@ -43,6 +43,17 @@ def _function_call(analysis: str, name: str, arguments: dict[str, Any]) -> str:
             f"{json.dumps(arguments)}<|call|>")
 
 
+def _container_exec(analysis: str, cmd: list[str]) -> str:
+    """A call to the system-message ``container`` namespace, made like python / browser calls."""
+    return (f"{OPEN}{analysis}{NEXT}<|channel|>analysis to=container.exec code<|message|>"
+            f"{json.dumps({'cmd': cmd})}<|call|>")
+
+
+def _patch_call(analysis: str, patch: str) -> str:
+    """apply_patch in the reference form: the message text is the patch itself."""
+    return f"{OPEN}{analysis}{NEXT}<|channel|>commentary to=functions.apply_patch<|message|>{patch}<|call|>"
+
+
 # -- what the model says -----------------------------------------------------------------------------------
 
 CPP_SUM = '#include <cstdio>\nint main(){int a,b;scanf("%d %d",&a,&b);printf("%d\\n",a+b);}'
@@ -52,6 +63,8 @@ TAU_LOOKUP = {"first_name": "Yusuf", "last_name": "Rossi", "zip": "19122"}
 TAU_USER_ID = "yusuf_rossi_9620"  # what find_user_id_by_name_zip returns for TAU_LOOKUP
 TAU_AGENT_REPLY = f"Thanks, I found your account: {TAU_USER_ID}."
 SWE_SUMMARY = "add now returns a + b."
+SWE_LOOK = ["grep", "-n", "return", "calc/ops.py"]
+SWE_LOOK_OUTPUT = "    return a - b"  # a line of what SWE_LOOK prints
 
 
 def simulator_rules() -> list[dict[str, Any]]:
@@ -99,11 +112,14 @@ CASES: list[Case] = [
          "reply": {"raw_text": f"{OPEN}Use python.{NEXT}<|channel|>analysis to=python code<|message|>"
                                f"{PYTHON_CELL}<|call|>"}},
     ]),
+    # the reference tool style (the default on client=harmony): look with container.exec, fix with apply_patch
     Case("swebench", ["suite=swebench_verified", "effort=low"], [
         {"kind": "completions", "match": SWE_ISSUE, "match_prompt": "functions.apply_patch to=assistant",
          "reply": {"raw_text": _final("Patched.", SWE_SUMMARY)}},
+        {"kind": "completions", "match": SWE_ISSUE, "match_prompt": "container.exec to=assistant",
+         "reply": {"raw_text": _patch_call("It subtracts; fix add.", RIGHT_PATCH)}},
         {"kind": "completions", "match": SWE_ISSUE,
-         "reply": {"raw_text": _function_call("Fix add.", "apply_patch", {"patch": RIGHT_PATCH})}},
+         "reply": {"raw_text": _container_exec("Look at add.", SWE_LOOK)}},
     ], prepare=_swe_instance),
     Case("tau_retail", ["suite=tau_retail", f"suite.data_dir={TAU_DATA}", "suite.task_ids=[0]", "effort=low"], [
         {"kind": "completions", "match": TAU_USER_FIRST, "match_prompt": TAU_USER_ID,
@@ -168,7 +184,9 @@ def check_run(name: str, root: Path) -> None:
         assert tool_results == ["2\n"] and attempt["info"]["stop_reason"] == "final", attempt["info"]
         assert grade["score"] == 1.0 and grade["answer"] == 2, grade
     elif name == "swebench":
-        assert tool_results[0].startswith("Done!"), tool_results
+        calls = [c["name"] for m in attempt["transcript"] for c in m.get("tool_calls") or []]
+        assert calls == ["container.exec", "apply_patch"], calls
+        assert SWE_LOOK_OUTPUT in tool_results[0] and tool_results[1].startswith("Done!"), tool_results
         assert attempt["info"]["stop_reason"] == "submitted" and "+    return a + b" in attempt["info"]["patch"]
         assert grade["answer"] == "resolved" and grade["score"] == 1.0, grade
     else:
