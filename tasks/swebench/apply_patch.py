@@ -269,6 +269,9 @@ def _parse_hunks(body: list[str], i: int, op: FileOp, where: Callable[[int], str
             hunk = Hunk(anchors=[], old=[], new=[])
             blank_run = 0
         if hunk.at_eof:
+            if not line.strip():  # formatting before the next operation
+                i += 1
+                continue
             raise PatchError(f"{where(i)}: lines after '{EOF_MARK}' in 'Update File: {op.path}'")
         if line.strip() == "":
             hunk.add(" ", "")  # an empty context line whose leading space was stripped, or a stray blank
@@ -322,9 +325,10 @@ def _find_all(lines: list[str], target: list[str], start: int, first_only: bool)
     n = len(target)
     for norm in _NORMALIZERS:
         want = [norm(t) for t in target]
+        normed = [norm(x) for x in lines]
         found = []
         for pos in range(start, len(lines) - n + 1):
-            if [norm(x) for x in lines[pos:pos + n]] == want:
+            if normed[pos] == want[0] and normed[pos:pos + n] == want:
                 found.append(pos)
                 if first_only:
                     return found

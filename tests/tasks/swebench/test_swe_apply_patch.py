@@ -199,7 +199,7 @@ def test_end_of_file_is_a_hint():
     assert patched({"m.py": "a\nb\nc\na\nb\n"}, patch)["m.py"] == "a\nb\nc\na\nB\n"
     # a hunk may follow one marked with it
     assert patched({"m.py": "a\nb\nc\nd\n"}, "*** Begin Patch\n*** Update File: m.py\n-a\n+A\n*** End of File\n"
-                   "@@\n-d\n+D\n*** End Patch")["m.py"] == "A\nb\nc\nD\n"
+                   "@@\n-d\n+D\n*** End of File\n\n*** End Patch")["m.py"] == "A\nb\nc\nD\n"
 
 
 @pytest.mark.parametrize("blank", ["", " ", "\n"])

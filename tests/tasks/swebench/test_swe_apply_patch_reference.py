@@ -15,6 +15,7 @@ per-kind table (how many each applier applies, how many results are equal, how m
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import importlib.util
 import os
 import random
@@ -30,14 +31,19 @@ import pytest
 
 from tasks.swebench import apply_patch as ours_module
 
+REFERENCE_VERSION = "0.0.9"  # the expectations below pin this release's applier (later ones re-indent lines)
 try:
     from gpt_oss.tools import apply_patch as reference
 except ImportError:  # the package is optional outside the test set-up
     reference = None
+INSTALL = (f"`pip install --no-deps --ignore-requires-python gpt-oss=={REFERENCE_VERSION}` (runners/setup.sh test "
+           "does)")
 
-pytestmark = pytest.mark.skipif(
-    reference is None, reason="gpt_oss.tools.apply_patch is not importable: install the reference with "
-    "`pip install --no-deps --ignore-requires-python gpt-oss==0.0.9` (runners/setup.sh test does)")
+pytestmark = [
+    pytest.mark.skipif(reference is None, reason=f"gpt_oss.tools.apply_patch is not importable: install {INSTALL}"),
+    pytest.mark.skipif(reference is not None and importlib.metadata.version("gpt-oss") != REFERENCE_VERSION,
+                       reason=f"another gpt-oss than {REFERENCE_VERSION} is installed: install {INSTALL}"),
+]
 
 PER_KIND = 20
 SEED = 22
