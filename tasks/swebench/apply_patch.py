@@ -31,7 +31,8 @@ with different whitespace (trailing, then all leading and trailing). The ``@@`` 
   earlier hunk (two edits in one class, both under ``@@ class A``) takes the first place after that hunk.
   Otherwise the context must occur only once after the previous hunk: several matches are refused with
   their line numbers, never guessed;
-- added lines with no context go right after the anchor line; with no anchor, at the end of the file;
+- added lines with no context go right after the anchor line (refused if it is not found); with no anchor,
+  or with ``*** End of File``, at the end of the file;
 - ``*** End of File`` is a hint: the end of the file is tried first, then the usual search;
 - blank lines at the end of a hunk (often left before ``*** End Patch``) may be missing from the file.
 
@@ -43,7 +44,8 @@ over an existing file, Move onto an existing file and a patch with no operations
 the anchor repeated as the first context line, stacked anchors, and ``Move to`` the same path (the reference
 deletes the file); it ends added files with a newline; it refuses ambiguous context instead of editing the
 first match; it keeps CRLF files CRLF (the reference reads and writes text mode); added lines with no
-context and no anchor go at the end of the file (the reference puts them at the start).
+context and no anchor go at the end of the file (the reference puts them at the start, or right after the
+previous hunk).
 
 Applying is all or nothing: every operation is checked against the current files first and nothing is
 written if any of them fails; if a write fails midway, the files already written are restored. Errors are
