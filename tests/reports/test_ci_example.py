@@ -1,6 +1,7 @@
 """reports/ci_example.yml is a workflow a user copies: every command in it must exist and work as written.
 
-Each job's shell lines are read from the parsed YAML. Console scripts must be ones the installed package provides;
+Each job's shell lines are read from the parsed YAML. Every job starts with the README's set-up command and the
+GPU smoke preset. Console scripts must be ones the installed package provides;
 every ``--option`` must be in that script's own ``--help``; every ``gptoss-eval`` override must compose with
 the real Hydra config; the report and compare commands run, exactly as written, on constructed stores; and
 the header comment's "N problems x K repeats" and thresholds must match the commands.
@@ -26,7 +27,6 @@ from tests.reports.fabricate import make_run, score_matrix
 WORKFLOW = ROOT / "reports" / "ci_example.yml"
 DIST = metadata.distribution("gptoss-eval")  # what `pip install -e .` installed from pyproject.toml
 SCRIPTS = {e.name for e in DIST.entry_points if e.group == "console_scripts"}
-EXTRAS = set(DIST.metadata.get_all("Provides-Extra") or [])
 RUN_ID = "4242"
 
 
@@ -57,6 +57,16 @@ def _tool(cmd: list[str]) -> str | None:
     return name if name.startswith("gptoss-eval") else None
 
 
+def _is_smoke(cmd: list[str]) -> bool:
+    return "experiment=gpu_smoke" in cmd
+
+
+def _evaluation(cmds: list[list[str]]) -> list[str]:
+    """The job's evaluation command (the gptoss-eval run that is not the GPU smoke)."""
+    [run] = [c for c in cmds if _tool(c) == "gptoss-eval" and not _is_smoke(c)]
+    return run
+
+
 def _help(script: str) -> str:
     exe = Path(sys.executable).with_name(script)
     assert exe.exists(), f"{script} is not installed in {exe.parent}"
@@ -70,14 +80,16 @@ def test_jobs_use_installed_scripts_and_options_they_have():
     assert set(wf["jobs"]) == {"smoke", "nightly", "promote"}
     env = {k: str(v) for k, v in wf["env"].items()}
     used: dict[str, set[str]] = {}
+    readme_setup = re.search(r"^(bash runners/setup\.sh gpu) && ", (ROOT / "README.md").read_text(), re.M)[1]
+    assert re.search(r"^  gpu\)$", (ROOT / "runners" / "setup.sh").read_text(), re.M)  # the profile exists
     for job in ("smoke", "nightly"):
         commands = _commands(job, env)
+        # the README's set-up first, then the GPU smoke, then the job's own evaluation, report and gate
+        assert commands[0] == shlex.split(readme_setup), (job, commands[0])
+        assert _tool(commands[1]) == "gptoss-eval" and _is_smoke(commands[1]), (job, commands[1])
         tools = [_tool(c) for c in commands if _tool(c)]
-        assert tools == ["gptoss-eval", "gptoss-eval-report", "gptoss-eval-compare"], (job, tools)
+        assert tools == ["gptoss-eval", "gptoss-eval", "gptoss-eval-report", "gptoss-eval-compare"], (job, tools)
         for cmd in commands:
-            if cmd[:3] == [".venv/bin/pip", "install", "-e"]:
-                extras = re.fullmatch(r"\.\[(.+)\]", cmd[3])[1].split(",")
-                assert set(extras) <= EXTRAS, extras
             tool = _tool(cmd)
             if tool:
                 assert tool in SCRIPTS, f"{tool} is not a console script in pyproject.toml"
@@ -104,29 +116,38 @@ def test_gptoss_eval_overrides_compose_with_the_real_config(job):
     from runners.cli import register_resolvers
 
     env = {k: str(v) for k, v in _workflow()["env"].items()}
-    [cmd] = [c for c in _commands(job, env) if _tool(c) == "gptoss-eval"]
+    commands = _commands(job, env)
+    [smoke] = [c for c in commands if _tool(c) == "gptoss-eval" and _is_smoke(c)]
     register_resolvers()
     GlobalHydra.instance().clear()
     configs = []
     with initialize_config_module(config_module="conf", version_base="1.3"):
-        for overrides in _overrides(cmd):
+        for overrides in _overrides(_evaluation(commands)):
             configs.append(compose("config", overrides=overrides))  # an unknown key or value raises here
+        [smoke_cfg] = [compose("config", overrides=o) for o in _overrides(smoke)]
     GlobalHydra.instance().clear()
     expected = {"smoke": {("gpt-oss-20b", "aime2025", "low")},
                 "nightly": {("gpt-oss-120b", "aime2024", "high"), ("gpt-oss-120b", "aime2025", "high")}}[job]
     assert {(c.model.name, c.suite.name, c.effort.name) for c in configs} == expected
     assert {c.paths.root for c in configs} == {env["RUNS_ROOT"]} and {c.tag for c in configs} == {f"{job}-{RUN_ID}"}
     assert all(c.progress is False for c in configs)
+    # the smoke: its own fresh run beside the job's, the preset's model, problems, repeats and effort
+    assert (smoke_cfg.model.name, smoke_cfg.suite.name, smoke_cfg.suite.limit, smoke_cfg.repeats,
+            smoke_cfg.effort.name) == ("gpt-oss-20b", "aime2025", 5, 1, "low")
+    assert smoke_cfg.paths.root == env["RUNS_ROOT"] and smoke_cfg.tag == f"gpu-smoke-{RUN_ID}"
+    assert smoke_cfg.progress is False
 
 
 def test_header_comment_matches_the_commands():
     text = WORKFLOW.read_text()
     header = text.split("\nname:")[0]
     env = {k: str(v) for k, v in _workflow()["env"].items()}
-    smoke_text, nightly_text = header.split("#   nightly")
+    first, jobs_text = header.split("#   smoke")
+    assert "5 AIME 2025 problems x 1 repeat at low effort" in first  # conf/experiment/gpu_smoke.yaml's size
+    smoke_text, nightly_text = jobs_text.split("#   nightly")
     for job, comment in (("smoke", smoke_text), ("nightly", nightly_text)):
         cmds = _commands(job, env)
-        [run] = [c for c in cmds if _tool(c) == "gptoss-eval"]
+        run = _evaluation(cmds)
         [gate] = [c for c in cmds if _tool(c) == "gptoss-eval-compare"]
         opts = dict(a.split("=", 1) for a in run[1:] if "=" in a)
         claims = {(int(n), int(k)) for n, k in re.findall(r"(\d+)(?: AIME 2025)? problems x (\d+) repeats", comment)}
