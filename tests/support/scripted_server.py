@@ -36,6 +36,17 @@ responses: the message content is a string), ``usage_not_an_object`` (a string),
 (tool_calls is an object; ``token_ids`` a string; function-call arguments an object), ``content_not_text``
 (content is a number; ``token_ids`` hold a float and a string; output_text is a number).
 
+Server settings (``"server": {...}``) imitate how a gpt-oss server can be misconfigured, for the doctor's tests:
+``max_model_len`` (reported on ``GET /v1/models``; default 131072), ``effort_ignored`` (chat and responses
+render the default ``medium`` whatever the request asks), ``reasoning_in_content`` (chat: no reasoning parser,
+so the analysis lands in ``content`` with the channel names as vLLM leaves them once special tokens are
+skipped; tool calls still parsed), ``drop_tool_calls`` (chat: no tool parser, calls vanish), ``date`` (the conversation start date the
+server renders; ``"today"`` imitates a vLLM without ``VLLM_SYSTEM_START_DATE``; default 2026-01-01) and
+``stream_drops_final`` (streams end without the final channel). Like vLLM, chat shows the Harmony prompt it
+rendered and the model's completion tokens when asked (``return_token_ids``: ``prompt_token_ids`` and the
+choice's ``token_ids``), and responses shows its Harmony messages (``enable_response_messages``:
+``input_messages`` / ``output_messages``).
+
 Run: ``python -m tests.support.scripted_server --script S.json --port P [--log requests.jsonl]``
 """
 
@@ -62,6 +73,9 @@ class Script:
         self.faults = {"error_rate": 0.0, "error_status": 500, "latency_s": 0.0, "capacity": 0,
                        "die_after": None, "seed": 0, "token_delay_s": 0.0, "cut_rate": 0.0,
                        "cut_after_chunks": 3, "timeout_rate": 0.0, "hang_s": 3600.0} | data.get("faults", {})
+        self.server = {"max_model_len": 131072, "effort_ignored": False, "reasoning_in_content": False,
+                       "drop_tool_calls": False, "date": "2026-01-01", "stream_drops_final": False,
+                       } | data.get("server", {})
 
     def reply(self, user_text: str, effort: str | None, kind: str = "chat", prompt: str = "") -> dict[str, Any]:
         for rule in self.rules:
@@ -103,6 +117,8 @@ class ScriptedServer:
             os._exit(17)  # a crashed server: the connection drops with no answer
         kind = {"/v1/chat/completions": "chat", "/v1/responses": "responses"}.get(request.path, "completions")
         user_text, effort = self._user_text_and_effort(kind, body)
+        if self.script.server["effort_ignored"] and kind != "completions":
+            effort = "medium"  # what the system message says when the server drops the requested level
         if self.log:
             self.log.write(json.dumps({"n": n, "path": request.path, "effort": effort, "seed": body.get("seed"),
                                        "user": user_text[-200:], "t": time.time(),
@@ -115,6 +131,8 @@ class ScriptedServer:
             return web.Response(status=504, text="held past the client's timeout")
         prompt = self._prompt_text(kind, body) if self.script.needs_prompt else ""
         reply = self.script.reply(user_text, effort, kind, prompt)
+        request["model_reply"], request["effort"] = reply, effort  # what the model wrote, before the server's view
+        reply = self._server_view(kind, reply, bool(body.get("stream")))
         if reply.get("hang"):
             await asyncio.sleep(3600)
         shape = None
@@ -134,6 +152,7 @@ class ScriptedServer:
         if reply.get("garbage"):
             return web.Response(status=200, text="<html>not json", content_type="text/html")
         data = getattr(self, f"_{kind}")(reply, body)
+        self._show(kind, data, body, request)
         if shape is not None:
             data = wrong_shape(shape, kind, data)
         if reply.get("drip_s"):
@@ -166,7 +185,8 @@ class ScriptedServer:
         sent = tokens = 0
         loop = asyncio.get_running_loop()
         start = loop.time()
-        for event, is_token in getattr(self, f"_{kind}_events")(reply, body, include_usage):
+        events = getattr(self, f"_{kind}_events")(reply, body, include_usage)
+        for event, is_token in self._shown_events(kind, events, body, request):
             if cut_at is not None and sent >= int(cut_at):
                 request.transport.close()  # a cut stream: the connection drops mid-reply
                 return resp
@@ -188,6 +208,73 @@ class ScriptedServer:
             sent += 1
         await resp.write_eof()
         return resp
+
+    def _server_view(self, kind: str, reply: dict[str, Any], stream: bool) -> dict[str, Any]:
+        """The reply as a misconfigured server hands it out (``server`` settings)."""
+        server = self.script.server
+        if stream and server["stream_drops_final"]:
+            reply = {**reply, "final": None}
+        if kind != "chat":
+            return reply
+        if server["reasoning_in_content"]:  # vLLM without a reasoning parser: special tokens skipped, text kept
+            text = f"analysis{reply.get('analysis', '')}" if reply.get("analysis") else ""
+            if reply.get("final") is not None:
+                text += f"assistantfinal{reply['final']}"
+            reply = {**reply, "analysis": "", "final": text or None}
+        if server["drop_tool_calls"] and reply.get("tool_calls"):
+            reply = {**reply, "tool_calls": [], "finish_reason": "stop"}
+        return reply
+
+    def _rendered(self, kind: str, body: dict[str, Any], effort: str | None) -> list[Any]:
+        """The Harmony messages this server renders for a chat or responses request."""
+        from evals import harmony
+
+        if kind == "chat":
+            items, tools = body.get("messages") or [], body.get("tools")
+        else:
+            items = ([{"role": "system", "content": body["instructions"]}] if body.get("instructions") else []) + [
+                i for i in body.get("input") or [] if isinstance(i, dict)]
+            tools = body.get("tools")
+        neutral = [{"role": m["role"], "content": m.get("content") if isinstance(m.get("content"), str)
+                    else json.dumps(m.get("content"))} for m in items if m.get("role") in ("system", "developer",
+                                                                                            "user")]
+        date = self.script.server["date"]
+        if date == "today":
+            date = time.strftime("%Y-%m-%d")
+        return harmony.to_harmony_messages(neutral, effort or "medium", tools=tools, start_date=date)
+
+    def _show(self, kind: str, data: dict[str, Any], body: dict[str, Any], request: web.Request) -> None:
+        """vLLM's show-me fields on a whole reply: the rendered prompt and the model's own tokens."""
+        if kind == "chat" and body.get("return_token_ids"):
+            import openai_harmony as oh
+
+            conv = oh.Conversation.from_messages(self._rendered(kind, body, request["effort"]))
+            data["prompt_token_ids"] = self.enc.render_conversation_for_completion(conv, oh.Role.ASSISTANT)
+            data["choices"][0]["token_ids"] = self._completions(request["model_reply"], body)["choices"][0][
+                "token_ids"]
+        elif kind == "responses" and body.get("enable_response_messages"):
+            import openai_harmony as oh
+
+            ids = self._completions(request["model_reply"], body)["choices"][0]["token_ids"]
+            data["input_messages"] = [m.to_dict() for m in self._rendered(kind, body, request["effort"])]
+            data["output_messages"] = [m.to_dict() for m in self.enc.parse_messages_from_completion_tokens(
+                ids, oh.Role.ASSISTANT, strict=False)]
+
+    def _shown_events(self, kind: str, events: Any, body: dict[str, Any], request: web.Request):
+        """Stream events with the show-me fields: the prompt on the first chunk, the model's tokens on the last."""
+        wanted = kind == "chat" and body.get("return_token_ids")
+        first = True
+        for event, is_token in events:
+            if wanted and isinstance(event, dict) and event.get("choices"):
+                if first:
+                    shown: dict[str, Any] = {"choices": [{}]}
+                    self._show(kind, shown, body, request)
+                    event = {**event, "prompt_token_ids": shown["prompt_token_ids"]}
+                    first = False
+                if event["choices"][0].get("finish_reason"):
+                    model_ids = self._completions(request["model_reply"], body)["choices"][0]["token_ids"]
+                    event = {**event, "choices": [{**event["choices"][0], "token_ids": model_ids}]}
+            yield event, is_token
 
     def _pieces(self, text: str) -> list[str]:
         """``text`` cut at token boundaries (one streamed event per token)."""
@@ -419,6 +506,12 @@ def build_app(server: ScriptedServer, version: str = "scripted-0") -> web.Applic
 
     app.router.add_get("/health", health)
     app.router.add_get("/version", version_info)
+
+    async def models(_: web.Request) -> web.Response:
+        return web.json_response({"object": "list", "data": [
+            {"id": "scripted", "object": "model", "max_model_len": int(server.script.server["max_model_len"])}]})
+
+    app.router.add_get("/v1/models", models)
     for path in ("/v1/chat/completions", "/v1/responses", "/v1/completions"):
         app.router.add_post(path, server.handle)
     return app
