@@ -13,19 +13,82 @@ from evals.types import Attempt, Grade, Sample
 
 PROMPT = "{problem}\nPlease reason step by step, and put your final answer within \\boxed{{}}."
 
+# Reading order, strongest signal first: a box (the format the prompt asks for); an "answer" phrase (the model
+# naming its answer); a bold span or a one-line fenced block (the model highlighting it); the last line, read
+# only when nothing stronger is present. A text that names a bound, a range, two candidates or a non-integer
+# reads as None: an answer the model did not commit to is never credited.
 _BOX = re.compile(r"\\(?:boxed|fbox|framebox)\s*")
-_TEXT_WRAPPERS = re.compile(r"\\(?:text|textbf|mathbf|mathrm|mbox|bf|rm)\s*\{([^{}]*)\}")
-_ANSWER_PHRASE = re.compile(
-    r"(?:final\s+answer|answer)\s*(?:is|:|=|\*\*:?)?\s*[:=]?\s*(?:\*\*)?\s*\$*\s*(?:\\\(|\\\[)?\s*"
-    r"(-?\d{1,3}(?:(?:,|\{,\}|\\,)\d{3})+|-?\d+)(?![\d/.]\d)",
-    re.IGNORECASE,
-)
+_WRAPPERS = re.compile(
+    r"\\(?:text|textbf|textrm|textit|textnormal|mathbf|mathrm|mathit|boldsymbol|mbox|bf|rm|operatorname)\s*"
+    r"\{([^{}]*)\}")
 _INT = re.compile(r"-?\d+")
-_BOLD_INT = re.compile(r"\*\*\s*\$?(-?\d+)\$?\s*\*\*")
+_LEADING_INT = re.compile(r"(-?\d+)(?:\.0+)?(?!\d)")
+
+# Harmony markup a server left in the reply when it did not parse the completion, with the special tokens
+# kept or stripped to their bare text ("<|start|>assistant<|channel|>final<|message|>" -> "assistantfinal").
+_SPECIAL_TOKEN = re.compile(r"<\|(?:start|end|message|channel|return|call|constrain|endoftext)\|>")
+_FINAL_MARKER = re.compile(r"<\|channel\|>\s*final\b(?:(?!<\|message\|>).)*<\|message\|>|assistantfinal", re.S)
+_FINAL_END = re.compile(r"<\|(?:end|return|call|start)\|>|assistant(?:analysis|commentary)")
+_REASONING_ONLY = re.compile(r"<\|(?:channel|message|start)\|>|^\s*analysis(?=[A-Z])|assistant(?:analysis|commentary)")
+_BARE_FINAL = re.compile(r"^\s*final(?=[A-Z0-9*$\\#(\[])")
+
+# Dash-like characters are minus signs where they touch a digit (U+2212 minus, figure / en / em dash, small and
+# full-width hyphen-minus, hyphens); odd spaces are spaces.
+_CHAR_MAP = {**dict.fromkeys(map(ord, "\u2212\u2012\u2013\u2014\u2015\ufe63\uff0d\u2010\u2011\u02d7\u2796"), "-"),
+             **dict.fromkeys(map(ord, "\u00a0\u2007\u2009\u200a\u202f\u2002\u2003"), " ")}
+# a fenced block; one tagged as a program (```python) is code, whatever it holds
+_FENCE = re.compile(r"^[ \t]*```[ \t]*([^\n`]*)\n(.*?)\n?[ \t]*```[ \t]*$", re.S | re.M)
+_PLAIN_FENCE_TAG = re.compile(r"(?:|text|plaintext|plain|txt|output|answer|latex|tex|math|markdown|md)", re.I)
+_BOLD = re.compile(r"\*\*(.+?)\*\*|__(.+?)__")
+
+_UNITS = {w: i for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen".split())}
+_TENS = {w: 10 * i for i, w in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split(), 2)}
+_NUMBER_WORDS = "|".join(sorted([*_UNITS, *_TENS], key=len, reverse=True))  # longest first: "seventeen" > "seven"
+_WORD_RUN = re.compile(r"(?:(?:negative|minus)\s+)?(?:a\s+(?=hundred|thousand))?"
+                       rf"(?:(?:{_NUMBER_WORDS}|hundred|thousand)(?:[\s-]+(?:and[\s-]+)?(?=[a-z])|(?![a-z])))+", re.I)
+# a word after a number word that shows it is not the answer's count ("one of them", "one more case")
+_NOT_A_COUNT = {"of", "or", "more", "less", "another", "other", "half", "times", "way", "side", "hand"}
+
+_ANCHOR = re.compile(r"\b(?:final\s+)?answers?\b", re.I)
+_COPULA = re.compile(r"\b(?:is|are|was|be|equals|gives|giving|yields|becomes)\b|:", re.I)
+_CONCLUSION = re.compile(r"\b(?:so|thus|hence|therefore|total|overall|altogether|finally)\b", re.I)
+_CONNECTOR = re.compile(r"\b(?:so|thus|hence|therefore|then|giving|gives)\b", re.I)
+_FILLER = re.compile(r"^(?:(?:is|are|was|would\s+be|will\s+be|should\s+be|must\s+be|equals|equal\s+to|exactly|"
+                     r"just|precisely|simply|indeed|clearly|then|thus|therefore|hence|so|(?:a|the)\s+(?:total|sum|count)\s+of)\b|"
+                     r"[\s,:=]|-(?=\s))+",
+                     re.I)
+# before the number: a bound, a range, an estimate, a negation; anywhere: a refusal or an open choice
+_HEDGE_BEFORE = re.compile(r"^(?:approximately|approx|about|around|roughly|nearly|near|almost|between|at\s+least|"
+                           r"at\s+most|not|maybe|perhaps|possibly|either|somewhere|some|over|under|up\s+to|"
+                           r"less\s+than|more\s+than|greater\s+than|close\s+to)\b", re.I)
+_HEDGE_ANYWHERE = re.compile(r"\b(?:could\s+be|might\s+be|not\s+sure|unsure|guess|estimated?|cannot|can't|"
+                             r"could\s+not|couldn't|unable|depending|undetermined|partial)\b|≈|\\approx|~\s*\d",
+                             re.I)
+# how a term goes on into an expression: 12.5, 12/5, 2^{10}, 7-9, 5!, 100 - 3 = 97, 12345 mod 1000 = 345
+_OPERATOR_NEXT = re.compile(r"\s*(?:[-+*/^]\s*[\d(\\{]|[./^!]\s*\S|\\(?:frac|sqrt)|mod\b)")
+# starts like a stated value (a number, a sign, LaTeX, a number word) or like a hedge on one
+_VALUE_START = re.compile(r"-?\d|\\|(?:a|negative|minus|approximately|about|around|roughly|nearly|between|at|not|"
+                          rf"either|maybe|perhaps|possibly|{_NUMBER_WORDS})\b", re.I)
+_EMPTY, _REJECT = "empty", "reject"  # what a read gives besides an int: nothing number-like / not one integer
 
 
-def _boxed_contents(text: str) -> list[str]:
-    """Contents of every \\boxed{...} (nested braces kept) or ``\\boxed 5``, in order."""
+def _final_text(text: str) -> str:
+    """The final channel of a reply: what follows the last final marker when Harmony markup leaked, nothing
+    when only reasoning or tool calls leaked (analysis is never graded), else the text itself."""
+    markers = list(_FINAL_MARKER.finditer(text))
+    if markers:
+        tail = text[markers[-1].end():]
+        end = _FINAL_END.search(tail)
+        return _SPECIAL_TOKEN.sub(" ", tail[: end.start()] if end else tail)
+    if _REASONING_ONLY.search(text):
+        return ""
+    return _SPECIAL_TOKEN.sub(" ", _BARE_FINAL.sub("", text, count=1))
+
+
+def _boxed_contents(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, contents) of every \\boxed{...} (nested braces kept) or ``\\boxed 5``, in order."""
     found = []
     for m in _BOX.finditer(text):
         i = m.end()
@@ -39,66 +102,236 @@ def _boxed_contents(text: str) -> list[str]:
                     if depth == 0:
                         break
                 j += 1
-            found.append(text[i + 1 : j])  # an unclosed box still yields what it has
+            found.append((m.start(), j + 1, text[i + 1 : j]))  # an unclosed box still yields what it has
         else:
             tail = re.match(r"(-?\d+)", text[i:])
             if tail:
-                found.append(tail.group(1))
+                found.append((m.start(), i + tail.end(), tail.group(1)))
     return found
 
 
 def _strip_thousands(s: str) -> str:
-    # 1,000 / 1{,}000 / 1\,000 / 1\ 000 -> 1000 (only between digit groups of three)
-    return re.sub(r"(?<=\d)(?:,|\{,\}|\\,|\\ |\\!|\s)(?=\d{3}(?!\d))", "", s)
+    # 1,000 / 1{,}000 / 1\,000 / 1\ 000 / 1 000 -> 1000 (only between digit groups of three, within a line)
+    return re.sub(r"(?<=\d)(?:,|\{,\}|\\,|\\ |\\!|[ \t])(?=\d{3}(?!\d))", "", s)
+
+
+def _clean(s: str) -> str:
+    """LaTeX and Markdown dress removed, so what is left reads as plain words, numbers and operators."""
+    for _ in range(3):  # nested \text{\textbf{..}}
+        s = _WRAPPERS.sub(r"\1", s)
+    s = _strip_thousands(s)
+    s = re.sub(r"\\pmod\s*\{[^{}]*\}|\\pmod\s*\d+|\(\s*(?:\\bmod|mod)\s*\d+\s*\)", " ", s)
+    s = re.sub(r"\\(?:equiv|doteq)", "=", s)
+    s = re.sub(r"<=|>=|!=", " ≤ ", s)  # a comparison is not an equation step
+    s = re.sub(r"\\(?:cdot|times|ast)|[·×∙]", "*", s)
+    s = re.sub(r"\\(?:cdots|ldots|dots)|…", "...", s)
+    s = re.sub(r"\^\s*\{?\\circ\}?|°|\\%|%", "", s)
+    s = re.sub(r"\\(?:displaystyle|left|right|quad|qquad|[,;:! ])|\\[()\[\]]|\$|\*\*|__|`|^\s*#+", " ", s)
+    return re.sub(r"\s+", " ", s).strip()
+
+
+def _words_value(s: str) -> tuple[int, str] | None:
+    """An integer written in English words at the start of ``s`` ("one hundred four", "twenty-five",
+    "eleven hundred"), and the text after it."""
+    m = _WORD_RUN.match(s)
+    if not m:
+        return None
+    words = re.findall(r"[a-z]+", m.group(0).lower())
+    sign = -1 if words[0] in ("negative", "minus") else 1
+    total = current = 0
+    for w in words:
+        if w in _UNITS:
+            current += _UNITS[w]
+        elif w in _TENS:
+            current += _TENS[w]
+        elif w == "hundred":
+            current = max(current, 1) * 100
+        elif w == "thousand":
+            total += max(current, 1) * 1000
+            current = 0
+    rest = s[m.end():]
+    follow = re.findall(r"[a-z]+", rest.split(".")[0].lower())
+    if follow and (follow[0] in _NOT_A_COUNT or len(follow) > 2 or (words[-1] in ("one", "a") and follow)):
+        return None
+    return sign * (total + current), rest
+
+
+def _read(segment: str) -> int | str:
+    """The one integer a short piece of text states (a line's tail, a bold span, a box), else _EMPTY (nothing
+    number-like) or _REJECT (a non-integer, an unevaluated expression, a list, a bound or a hedge)."""
+    s = _FILLER.sub("", _clean(segment))
+    if _HEDGE_ANYWHERE.search(s) or _HEDGE_BEFORE.match(s):
+        return _REJECT
+    lead = _LEADING_INT.match(s)
+    after = s[lead.end():] if lead else ""
+    if "=" in s and (not lead or _OPERATOR_NEXT.match(after) or re.match(r"[A-Za-z\\(]|\s*=", after)):
+        # an equation chain commits to its last term; separate assignments ("a = 3, b = 4") do not
+        parts = s.split("=")
+        if len(parts) > 2 and re.search(r",|;|\band\b", parts[-2]) and not _CONNECTOR.search(parts[-2]):
+            return _REJECT
+        s = _FILLER.sub("", parts[-1].strip())
+        if _HEDGE_BEFORE.match(s):
+            return _REJECT
+        lead = _LEADING_INT.match(s)
+    if lead:
+        value, rest = int(lead.group(1)), s[lead.end():]
+    else:
+        words = _words_value(s)
+        if words is None:
+            return _REJECT if re.match(r"\\(?:d?frac|sqrt|pi)|\d|-\d", s) else _EMPTY
+        value, rest = words
+    if _OPERATOR_NEXT.match(rest):
+        return _REJECT  # not one written integer
+    rest = re.sub(r"\([^()]*\)", " ", rest)  # "104 (one hundred four)", "204 (mod 1000)"
+    if re.match(r"\s*[,;]?\s*(?:or|to)\b", rest, re.I) or re.match(r"\s*(?:[,;&]|and\b)\s*(?:and\s+)?-?\d", rest):
+        return _REJECT  # "12 or 13", "12, 24, 36", "210 and 211"
+    return value
 
 
 def _to_int(content: str) -> int | None:
-    s = content
-    for _ in range(3):  # unwrap nested \text{\textbf{..}}
-        s = _TEXT_WRAPPERS.sub(r"\1", s)
-    s = s.replace("$", "").replace("\\left", "").replace("\\right", "")
-    s = re.sub(r"\^\s*\{?\\circ\}?|°|\\%|%", "", s)
-    s = _strip_thousands(s.strip())
-    s = s.strip().rstrip(".").strip()
+    """The integer inside a box, or None (a fraction, an expression, two numbers)."""
+    value = _read(content)
+    if isinstance(value, int):
+        return value
+    s = _clean(content)
     if "=" in s:  # "m+n = 204"
         s = s.rsplit("=", 1)[1].strip()
-    if re.fullmatch(r"[-+]?\d+(?:\.0+)?", s):
-        return int(float(s))
-    ints = _INT.findall(s)
-    if len(ints) == 1 and not re.search(r"\\frac|/|\\sqrt|\^|\.\d", s):
+    ints = _INT.findall(s)  # "(B) 12", "12 ways", "( 17 )"
+    if len(ints) == 1 and not re.search(r"\\frac|/|\\sqrt|\^|\.\d|\d\s*[-+*]|\bor\b", s):
+        return int(ints[0])
+    return None
+
+
+def _boxed_answer(text: str) -> int | str:
+    boxes = _boxed_contents(text)
+    if not boxes:
+        return _EMPTY
+    if len(boxes) >= 2:  # "either \boxed{12} or \boxed{13}" names two answers
+        (_, end, a), (start, _, b) = boxes[-2], boxes[-1]
+        gap = re.sub(r"[\s$]|\\[()\[\]]", "", text[end:start])
+        if _to_int(a) != _to_int(b) and re.fullmatch(r",?(?:or|and|,)", gap, re.I):
+            return _REJECT
+    for _, _, content in reversed(boxes):
+        value = _to_int(content)
+        if value is not None:
+            return value
+    return _REJECT  # a boxed non-integer (a fraction, an expression) is the model's answer: wrong, not missing
+
+
+def _one_line_fence(m: re.Match[str]) -> str | None:
+    body = [ln for ln in m.group(2).splitlines() if ln.strip()]
+    return body[0] if len(body) == 1 and _PLAIN_FENCE_TAG.fullmatch(m.group(1).strip()) else None
+
+
+def _lines(text: str) -> list[str]:
+    """Non-empty lines; a one-line fenced block is unwrapped (it shows the answer), a longer one is code or
+    working and dropped."""
+    def unfence(m: re.Match[str]) -> str:
+        body = _one_line_fence(m)
+        return body if body is not None else ""
+
+    text = _FENCE.sub(unfence, text)
+    return [ln for ln in text.splitlines() if _clean(ln)]
+
+
+def _anchored_answer(lines: list[str]) -> int | str:
+    """The answer an "answer" phrase names: the last phrase that names anything decides."""
+    for i in range(len(lines) - 1, -1, -1):
+        line = _clean(lines[i])
+        for m in reversed(list(_ANCHOR.finditer(line))):
+            tail = re.split(r"[.!?;](?=\s|$)", line[m.end():], maxsplit=1)[0]
+            tail = _FILLER.sub("", tail)
+            if tail and not _VALUE_START.match(tail):
+                copula = _COPULA.search(tail)  # "the answer to the problem is 42"
+                tail = tail[copula.end():] if copula else ""
+            if re.match(r"\s*not\b", _FILLER.sub("", tail), re.I):
+                continue  # "the answer is not 36": says what the answer is not
+            value = _read(tail) if tail.strip() else _EMPTY
+            if value == _EMPTY and not tail.strip() and i + 1 < len(lines):
+                value = _read(lines[i + 1])  # "Answer:" with the answer on the next line
+            if value != _EMPTY:
+                return value
+    return _EMPTY
+
+
+def _highlighted_answer(text: str) -> int | str:
+    """The last bold span or one-line fenced block that holds nothing but an answer."""
+    spans = [(m.start(), m.group(1) or m.group(2)) for m in _BOLD.finditer(text)]
+    for m in _FENCE.finditer(text):
+        body = _one_line_fence(m)
+        if body is not None:
+            spans.append((m.start(), body))
+    for _, content in sorted(spans, reverse=True):
+        s = _clean(content).rstrip(".")
+        if re.fullmatch(r"-?\d+(?:\.0+)?|[A-Za-z -]+|.*=.*", s):
+            value = _read(s)
+            if value != _EMPTY:
+                return value
+    return _EMPTY
+
+
+def _last_line_answer(lines: list[str]) -> int | None:
+    """A short closing statement: "So there are 24 such paths.", "Total = 47", "204." """
+    if not lines:
+        return None
+    line = _clean(lines[-1])
+    if _HEDGE_ANYWHERE.search(line):
+        return None
+    sentences = [s for s in re.split(r"(?<=[.!?;])\s+", line) if re.search(r"\d", s) or _WORD_RUN.search(s)]
+    if not sentences:
+        return None
+    sentence = sentences[-1]
+    copulas = list(_COPULA.finditer(sentence))
+    if copulas:
+        # every value the sentence states; two different ones ("case A gives 18, case B gives 24") name no
+        # single answer unless the last is introduced as the conclusion ("so", "hence", "in total")
+        stated = []
+        for i, c in enumerate(copulas):
+            end = copulas[i + 1].start() if i + 1 < len(copulas) else len(sentence)
+            value = _read(sentence[c.end():end])
+            if value != _EMPTY:
+                stated.append((value, sentence[c.start():end]))
+        if not stated or not isinstance(stated[-1][0], int):
+            return None
+        earlier = {v for v, _ in stated[:-1] if isinstance(v, int)} - {stated[-1][0]}
+        if earlier and not _CONCLUSION.search(stated[-2][1]):
+            return None
+        return stated[-1][0]
+    whole = _read(sentence)
+    if "=" in sentence:
+        return whole if isinstance(whole, int) else None
+    ints = _INT.findall(sentence)
+    if isinstance(whole, int) and len(ints) <= 1:
+        return whole
+    if len(ints) == 1 and len(sentence) <= 40 and not re.search(_HEDGE_BEFORE.pattern.lstrip("^"), sentence, re.I):
         return int(ints[0])
     return None
 
 
 def extract_answer(text: str | None) -> int | None:
-    """The integer answer in final-channel text, or None.
+    """The integer answer in final-channel text, or None when the text does not commit to one integer.
 
-    Order: the last ``\\boxed``/``\\fbox``/``\\framebox``; else the last "answer is N"/"**Answer: N**" phrase
-    (a correction after a first answer wins); else the last bold integer; else a lone integer on the last
-    non-empty line.
+    Harmony markup left in the text is cut to what follows the last final marker. Then, in order: the last
+    ``\\boxed``/``\\fbox``/``\\framebox``; else the last "answer is N" / "**Answer: N**" phrase (a correction after
+    a first answer wins); else the last bold integer or one-line fenced block; else a closing statement on the
+    last line. Numbers may be written in words; an equation chain gives its last term; any dash touching a
+    digit is a minus sign. Two candidates, a range, a bound, an estimate or a non-integer give None.
     """
     if not text:
         return None
-    boxes = _boxed_contents(text)
-    for content in reversed(boxes):
-        value = _to_int(content)
-        if value is not None:
+    text = _final_text(text)
+    text = re.sub(r"\s[\u2013\u2014][^\u2013\u2014\n]*[\u2013\u2014]\s", " ", text)  # an aside between dashes
+    text = re.sub(r"[\u2212\ufe63\uff0d]\s+(?=\d)", "-", text)  # a true minus sign, even spaced from its digits
+    text = text.translate(_CHAR_MAP)
+    if not text.strip():
+        return None
+    for read in (_boxed_answer, lambda t: _anchored_answer(_lines(t)), _highlighted_answer):
+        value = read(text)
+        if value == _REJECT:
+            return None
+        if value != _EMPTY:
             return value
-    if boxes:
-        return None  # a boxed non-integer (a fraction, an expression) is the model's answer: wrong, not missing
-    phrases = _ANSWER_PHRASE.findall(text)
-    if phrases:
-        return int(_strip_thousands(phrases[-1]))
-    bold = _BOLD_INT.findall(text)
-    if bold:
-        return int(bold[-1])
-    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
-    if lines:
-        last = _strip_thousands(lines[-1].replace("*", "").replace("$", "")).strip().rstrip(".")
-        ints = _INT.findall(last)
-        if len(ints) == 1 and len(last) <= 40:
-            return int(ints[0])
-    return None
+    return _last_line_answer(_lines(text))
 
 
 def _load_rows_from_path(path: Path) -> list[dict[str, Any]]:

@@ -64,6 +64,150 @@ def test_extract_answer_reads_what_a_human_grader_reads(text, expected):
     assert extract_answer(text) == expected
 
 
+# The shapes issue 14 names, several each (the held-out mixes in tests/fixtures/ are scored separately).
+WORDS = [
+    ("The answer is eighty.", 80),
+    ("Answer: one hundred four", 104),
+    ("twenty-five", 25),
+    ("The answer is seventy", 70),
+    ("Answer: Nine Hundred Ninety-Nine", 999),
+    ("So the count is three hundred and six.", 306),
+    ("The answer is forty\u2010one.", 41),  # U+2010 hyphen
+    (r"\boxed{\text{eighteen}}", 18),
+    ("**sixty-four**", 64),
+    ("There are fifteen such triangles.", 15),
+    ("The answer is a thousand.", 1000),
+    ("The answer is negative three.", -3),
+    ("The answer is zero.", 0),
+    ("The answer is one hundred four (104).", 104),
+    ("The answer is one of 12 and 13.", None),
+    ("One more case remains, so I cannot finish.", None),
+    ("The answer is seventy or eighty.", None),
+    ("The answer is about forty.", None),
+    ("There is one way to see this, but the count is unclear.", None),
+]
+
+MARKUP = [
+    ("<|channel|>analysis<|message|>Maybe 12.<|end|><|start|>assistant<|channel|>final<|message|>\\boxed{13}<|return|>", 13),
+    ("<|channel|>analysis<|message|>\\boxed{12} is tempting.<|end|><|start|>assistant<|channel|>final<|message|>"
+     "The answer is 13.<|return|>", 13),
+    ("analysisThe answer is 12.assistantfinalThe answer is 13.", 13),
+    ("analysis\\boxed{12}assistantfinal13", 13),
+    ("analysisLet me see.assistantfinal**Answer: 13**", 13),
+    ("analysisWe try 12.assistantcommentary to=python<|message|>print(12)assistantfinalthirteen", 13),
+    ("<|channel|>final<|message|>12<|end|><|start|>assistant<|channel|>final<|message|>13<|return|>", 13),
+    ("<|channel|>final<|message|>13<|end|><|start|>assistant<|channel|>analysis<|message|>or 12?<|end|>", 13),
+    ("<|start|>assistant<|channel|>final <|constrain|>text<|message|>Answer: 13<|return|>", 13),
+    ("The answer is 13.<|return|>", 13),
+    ("finalThe answer is 13.", 13),
+    ("final13", 13),
+    # reasoning only, or an empty final: nothing from the analysis is read
+    ("analysisWe got 12.assistantfinal", None),
+    ("analysisWe got 12. The answer is 12.", None),
+    ("<|channel|>analysis<|message|>answer: \\boxed{12}<|end|>", None),
+    ('<|channel|>analysis<|message|>x<|end|><|start|>assistant<|channel|>commentary to=functions.python '
+     '<|constrain|>json<|message|>{"code": "print(12)"}<|call|>', None),
+    ("<|channel|>analysis<|message|>It is 12.<|end|><|start|>assistant<|channel|>final<|message|><|return|>", None),
+]
+
+MINUS = [
+    ("\\boxed{\u22127}", -7),
+    ("The answer is \u22127.", -7),
+    ("Answer: \u20137", -7),  # en dash
+    ("$\u2212 7$", -7),  # a true minus sign, spaced
+    ("**\ufe637**", -7),  # small hyphen-minus
+    ("Answer: \uff0d7", -7),  # full-width hyphen-minus
+    ("The answer is \u20127.", -7),  # figure dash
+    ("x = \u22127", -7),
+    ("```\n\u22127\n```", -7),
+    ("Answer \u2014 7", 7),  # an em dash between words is punctuation
+    ("Answer: 7 \u2013 see the case count above.", 7),
+    ("The answer is \u2014 after the correction \u2014 7.", 7),
+    ("- **Answer:** 7", 7),  # a Markdown bullet
+    ("The answer is 3\u20135.", None),  # a range
+    ("$m \u2212 n = 7$", 7),
+    ("The answer is $10 \u2212 3 = 7$.", 7),
+]
+
+CHAINS = [
+    ("m + n = 25 + 8 = 33", 33),
+    ("Q+R = 5 + 694 = 699", 699),
+    ("Answer: m + n = 25 + 8 = 33", 33),
+    ("So $p + q = 2 + 9 = 11$.", 11),
+    ("**a + b = 40 + 2 = 42**", 42),
+    (r"The answer is $3 \cdot 5 \cdot 7 = 105$.", 105),
+    ("$$m+n = 1 + 1 = 2$$", 2),
+    (r"$N = 2^{3} \cdot 5 = 40$", 40),
+    (r"Thus $100m + n = 100 \cdot 3 + 7 = 307$.", 307),
+    ("m = 4, n = 9, so m + n = 13.", 13),
+    (r"$N \equiv 1234 \equiv 234 \pmod{1000}$", 234),
+    ("12345 mod 1000 = 345", 345),
+    ("The total is 12 + 30 + 18 = 60 colorings.", 60),
+    ("x = 5", 5),
+    ("m = 4, n = 9", None),  # two values, no conclusion
+    ("$a = 3$ and $b = 4$", None),
+    ("m + n = 25 + 8", None),  # left unevaluated: no integer written
+    ("The value is 5 when $x = 2$.", 5),  # the stated value, not the condition's number
+]
+
+FENCES = [
+    ("```\n33\n```", 33),
+    ("```text\n33\n```", 33),
+    ("Answer:\n```\n33\n```", 33),
+    ("```\n033\n```", 33),
+    ("```\n   33   \n```", 33),
+    ("```\nAnswer: 33\n```", 33),
+    ("I computed:\n\n```\n33\n```\n\nDone.", 33),
+    ("```\n1,000\n```", 1000),
+    ("```python\nprint(33)\n```", None),  # code, not an answer
+    ("```\n33\n34\n```", None),
+    ("```\nn = 33\nm = 34\n```", None),
+    ("```python\nfor i in range(33):\n    total += i\n```", None),
+]
+
+NOT_COMMITTED = [
+    ("The answer is 33 or 34.", None),
+    ("Answer: either 33 or 34", None),
+    ("The answer is about 33.", None),
+    ("It is at least 33.", None),
+    ("Answer: between 30 and 40", None),
+    ("Possible answers: 33, 34, 35.", None),
+    ("The answer is not 33.", None),
+    ("I cannot determine it; maybe 33.", None),
+    (r"$\boxed{33}$ or $\boxed{34}$", None),
+    ("The answer is \u2248 33.", None),
+    ("The answer is 33.5.", None),
+    ("The answer is 33/2.", None),
+    ("Case A gives 33 and case B gives 34.", None),
+    ("For n = 1 there are 3 ways and for n = 2 there are 5 ways.", None),
+    ("I'd guess around 33.", None),
+    ("Step 1: list the cases.\nStep 2:", None),
+    ("The answer is **not** 33; it is **34**.", 34),  # a correction does commit
+]
+
+
+@pytest.mark.parametrize("text,expected", WORDS + MARKUP + MINUS + CHAINS + FENCES + NOT_COMMITTED)
+def test_extract_answer_reads_the_hard_shapes(text, expected):
+    assert extract_answer(text) == expected
+
+
+def test_a_negative_answer_grades_wrong_not_as_its_absolute_value(tmp_path):
+    task = AimeTask("aime2025", 2025, path=str(tmp_path / "x.jsonl"))
+    (tmp_path / "x.jsonl").write_text(json.dumps({"id": "x", "problem": "p", "answer": "7"}) + "\n")
+    sample = task.load()[0]
+    grade = task.grade(sample, _attempt("The answer is \u22127."))
+    assert grade.score == 0.0 and grade.answer == -7
+
+
+def test_leaked_markup_is_graded_on_what_follows_the_last_final_marker(tmp_path):
+    task = AimeTask("aime2025", 2025, path=str(tmp_path / "x.jsonl"))
+    (tmp_path / "x.jsonl").write_text(json.dumps({"id": "x", "problem": "p", "answer": "12"}) + "\n")
+    sample = task.load()[0]
+    leaked = "analysisThe answer is 12.assistantfinalThe answer is 13."
+    assert task.grade(sample, _attempt(leaked)).score == 0.0
+    assert task.grade(sample, _attempt("analysisThe answer is 12.assistantfinal")).answer is None
+
+
 def _attempt(final: str | None, status: str = "ok") -> Attempt:
     return Attempt(key="x#0", run_id="r", suite="aime2025", sample_id="x", repeat=0, seed=1, effort="low",
                    model="m", transport="chat", settings_hash="h", status=status,
