@@ -60,9 +60,10 @@ def test_rating_pass_k_and_verdicts(tmp_path):
     store = _store(tmp_path, "run", rows, statuses={"99Z#3": "truncated"})
     m = codeforces_metrics(store.root)
 
-    expected = estimate_rating([(d, sum(v == "AC" for v in vs) / 4) for _, d, vs in rows if d is not None])
+    expected = estimate_rating([(d, sum(v == "AC" for v in vs), 4) for _, d, vs in rows if d is not None])
     assert m["rating"]["elo"] == pytest.approx(expected.rating, abs=0.5)
     assert m["rating"]["se"] == pytest.approx(expected.se, rel=1e-6)
+    assert m["rating"]["method"] == "random_effect" and m["rating"]["difficulty_sd"] == expected.difficulty_sd
     assert 1400 < m["rating"]["elo"] < 2200 and m["rating"]["ci95"][0] < m["rating"]["elo"] < m["rating"]["ci95"][1]
     assert m["rated_problems"] == 12 and m["judged_problems"] == 13 and m["repeats"] == 4
     assert set(m["pass_k"]) == {"pass@1", "pass@2", "pass@4"}
