@@ -52,7 +52,7 @@ from evals.task import Episode, ModelSession, Task, TaskError, assistant_message
 from evals.types import Attempt, Grade, ModelOutput, Sample
 from tasks.swebench import data as swe_data
 from tasks.swebench import grading, repo_browser
-from tasks.swebench.apply_patch import PatchError, apply_patch
+from tasks.swebench.apply_patch import PatchError, apply_patch, parse_patch
 from tasks.swebench.environments import (
     DockerEnvironment,
     EnvError,
@@ -224,6 +224,28 @@ def apply_patch_tool() -> dict[str, Any]:
         }, "required": ["patch"]}}}
 
 
+# Prints every argument whose real path (symbolic links followed, missing parts allowed) is not inside the
+# working directory, i.e. the repository.
+_OUTSIDE_SCRIPT = ('root=$(pwd -P) || exit 3; for p in "$@"; do r=$(realpath -m -- "$p") || exit 3; '
+                   'case "$r" in "$root"/*) ;; *) printf "%s\\n" "$p";; esac; done')
+
+
+def _paths_leaving_the_repo(env: Environment, patch_text: str) -> list[str]:
+    """Paths of the patch that a symbolic link in the work tree would take outside it (the applier refuses
+    textual escapes such as ``../x`` itself). Where the check cannot run, nothing is reported."""
+    try:
+        ops = parse_patch(patch_text, env.repo_path)
+    except PatchError:
+        return []  # malformed: the applier says how
+    paths = sorted({p for op in ops for p in (op.path, op.move_to) if p})
+    if not paths:
+        return []
+    res = env.exec(["bash", "-c", _OUTSIDE_SCRIPT, "_", *paths], timeout=60)
+    if res.exit_code != 0:
+        return []
+    return [line for line in res.output.splitlines() if line in paths]
+
+
 @dataclass
 class SweOutput(ModelOutput):
     """The last model output of the episode, plus the submitted patch (stored in the attempt's output)."""
@@ -389,6 +411,10 @@ class SweBenchTask(Task):
             if error:
                 return error, True
             try:
+                escaping = _paths_leaving_the_repo(env, patch_text)
+                if escaping:
+                    return (f"error: the patch was not applied (no file was changed): {', '.join(escaping)} "
+                            f"resolves outside the repository (through a symbolic link)"), True
                 return apply_patch(patch_text, env, env.repo_path), False
             except (PatchError, ValueError) as exc:  # ValueError: e.g. a NUL byte in a path
                 return f"error: the patch was not applied (no file was changed): {exc}", True

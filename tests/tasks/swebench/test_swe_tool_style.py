@@ -223,6 +223,29 @@ def test_malformed_and_escaping_calls_are_answered_and_write_nothing_outside(toy
     assert att.info["patch"] == "" and grade.details["category"] == "no_patch"
 
 
+@pytest.mark.parametrize("sandbox", [False, pytest.param(True, marks=needs_bwrap)], ids=["plain", "bwrap"])
+def test_a_symbolic_link_out_of_the_work_tree_does_not_carry_a_patch_outside(toy, tmp_path, sandbox):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "victim.txt").write_text("keep\n")
+    link = ["ln", "-s", str(outside), "out"] if not sandbox else ["ln", "-s", "/tmp", "out"]
+    add = "*** Begin Patch\n*** Add File: out/new.txt\n+escaped\n*** End Patch"
+    update = ("*** Begin Patch\n*** Update File: out/victim.txt\n@@\n-keep\n+changed\n*** End Patch" if not sandbox
+              else add.replace("out/new.txt", "out/../out/again.txt"))
+    inside = "*** Begin Patch\n*** Add File: calc/inner/new.py\n+x = 1\n*** End Patch"  # a new folder is fine
+    ep, att, *_ = solve(make_task(sandbox=sandbox), toy.row, [
+        raw_call("container.exec", json.dumps({"cmd": link}), 0),
+        raw_call("apply_patch", add, 1), raw_call("apply_patch", update, 2), raw_call("apply_patch", inside, 3),
+        done()])
+    outs = tool_messages(ep.transcript)
+    assert outs[1].startswith("error: the patch was not applied") and "out/new.txt resolves outside" in outs[1]
+    assert outs[2].startswith("error: the patch was not applied") and "resolves outside" in outs[2]
+    assert outs[3].startswith("Done!")
+    assert sorted(p.name for p in outside.iterdir()) == ["victim.txt"]
+    assert (outside / "victim.txt").read_text() == "keep\n"
+    assert "calc/inner/new.py" in att.info["patch"]
+
+
 def test_an_unknown_tool_names_the_tools_of_the_style(toy):
     ep, *_ = solve(make_task(), toy.row, [raw_call("functions.str_replace", "{}"), done()])
     assert tool_messages(ep.transcript) == [
