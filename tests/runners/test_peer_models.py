@@ -130,3 +130,39 @@ def test_cli_stops_with_one_line_when_the_key_variable_is_unset(tmp_path) -> Non
     assert not list(tmp_path.rglob("attempts.jsonl"))  # nothing was run
     manifests = [json.loads(p.read_text()) for p in tmp_path.rglob("manifest.json")]
     assert manifests == []
+
+
+@pytest.mark.skipif(TAU2_DATA is None, reason="tau2 retail data not found (needed to load the suite)")
+def test_cli_runs_tau2_with_an_external_simulator_preset(tmp_path) -> None:
+    """``suite/models=gpt-4o`` pointed at a scripted endpoint: the simulator's requests carry no reasoning effort,
+    the key is taken from the environment and stored nowhere, and the summary table names the simulator."""
+    from tasks.tau2_retail.task import Tau2RetailTask
+    from tests.tasks.tau_retail.test_tau_retail_agent import TauServerProcess, cli_script
+
+    task = Tau2RetailTask(data_dir=str(TAU2_DATA), release="2025-06").load()[0].input
+    script = cli_script([task.instructions["reason_for_call"]], [[(a.name, dict(a.arguments)) for a in task.actions]])
+    script["rules"].insert(0, {"agent": False, "contains": "ALL DONE", "reply": {"final": "###STOP###"}})
+    server = TauServerProcess(script, tmp_path).start()
+    secret = "sk-test-not-stored-0123456789"
+    try:
+        proc = run_cli("server=attach", f"server.base_url={server.base_url}", "suite=tau2_retail",
+                       f"suite.data_dir={TAU2_DATA}", "suite.release=2025-06", "suite.limit=1", "repeats=1",
+                       "suite/models=gpt-4o", f"suite.models.user_simulator.base_url={server.base_url}",
+                       "suite.models.user_simulator.api_key_env=GPTOSS_TEST_SIM_KEY", "effort=high",
+                       f"paths.root={tmp_path}", "progress=false", "client.retry_wait_s=0.01", timeout=240,
+                       env={"GPTOSS_TEST_SIM_KEY": secret})
+        requests = server.requests()
+    finally:
+        server.stop()
+    assert proc.returncode == 0, proc.stderr
+    run_dir = tmp_path / "default" / "gpt-oss-120b" / "tau2_retail" / "high"
+    attempt = json.loads((run_dir / "attempts.jsonl").read_text().splitlines()[0])
+    assert attempt["status"] == "ok" and attempt["info"]["user_simulator"]["model"] == "gpt-4o"
+    assert attempt["info"]["user_simulator"]["effort"] is None
+    assert {r["effort"] for r in requests} == {"high", None}  # the agent's effort; none for the simulator
+    assert sum(r["effort"] is None for r in requests) == 2  # the simulator's opening and closing turns
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["settings"]["peers"]["user_simulator"]["api_key_env"] == "GPTOSS_TEST_SIM_KEY"
+    assert not [p for p in run_dir.rglob("*") if p.is_file() and secret in p.read_text(errors="replace")]
+    report = (run_dir / "report.md").read_text()
+    assert "| tau2_retail (user simulator: gpt-4o, judge: self (openai/gpt-oss-120b)) | high |" in report
