@@ -4,8 +4,11 @@ Everything is computed from the run directory alone (``manifest.json``, ``attemp
 
 - grades with ``details["infra_error"]`` true (the judge failed, not the model) are left out of every rate and
   of the rating, and counted apart;
-- a problem with a grade whose ``details["excluded"]`` is set (its checker does not compile) is left out
-  entirely and counted with the problems excluded at load time, under that reason;
+- a problem with a grade whose ``details["excluded"]`` is set (its checker cannot judge: unknown kind, does not
+  compile, fails on every test) is left out entirely and counted with the problems excluded at load time, under
+  that reason;
+- the judged problems are counted by what judged them (``details["checker"]``: a checker of kind ``testlib`` or
+  ``openr1``, or token comparison);
 - attempts that never reached the judge (truncated / malformed / error) count as failures, listed in the verdict
   breakdown by their status;
 - a problem's rating comes from its grade details or, failing that, from the attempt's ``info`` (the task puts it
@@ -27,7 +30,7 @@ from typing import Any
 from evals.metrics import mean_ci, pass_at_k
 from evals.store import RunStore, find_runs
 from reports.card import card_value
-from tasks.codeforces.rating import estimate_rating, load_histogram, percentile, solve_rate_by_bucket
+from tasks.codeforces.rating import METHODS, estimate_rating, load_histogram, percentile, solve_rate_by_bucket
 
 __all__ = ["CARD_KEY", "NOT_A_CONTEST", "codeforces_metrics", "codeforces_section", "is_codeforces_run"]
 
@@ -105,7 +108,9 @@ def codeforces_metrics(run_dir: str | Path, *, histogram: str | Path | None = No
         details = (g.details if g else {}) or {}
         rating = details.get("rating", info.get("rating"))
         row = per_problem.setdefault(a.sample_id, {"problem_id": a.sample_id, "rating": rating, "n": 0, "c": 0,
-                                                   "infra": 0, "limits_defaulted": None})
+                                                   "infra": 0, "limits_defaulted": None, "checker": None})
+        if "checker" in details:  # runs before checker kinds were recorded have no such key: unknown
+            row["checker"] = details["checker"] or "none"
         if row["rating"] is None and rating is not None:
             row["rating"] = rating
         ld = details.get("limits_defaulted", info.get("limits_defaulted"))
@@ -128,6 +133,9 @@ def codeforces_metrics(run_dir: str | Path, *, histogram: str | Path | None = No
         row["c"] += int(g.score >= 1.0)
 
     judged = [r for r in per_problem.values() if r["n"] > 0]
+    by_checker = Counter(r["checker"] for r in judged if r["checker"] not in (None, "none"))
+    checkers = {"judged_by_checker": sum(by_checker.values()), "by_kind": dict(sorted(by_checker.items())),
+                "unknown": sum(r["checker"] is None for r in judged)}
     all_infra = [r["problem_id"] for r in per_problem.values() if r["n"] == 0 and r["infra"] > 0]
     n_min = min((r["n"] for r in judged), default=0)
     pass_k = {}
@@ -142,7 +150,7 @@ def codeforces_metrics(run_dir: str | Path, *, histogram: str | Path | None = No
         est = estimate_rating(rated)
         rating = {"elo": est.rating, "se": est.se, "ci95": list(est.ci95), "n_problems": est.n_problems,
                   "mean_solve_rate": 100 * est.mean_solve_rate, "prior_mean": est.prior_mean,
-                  "prior_sd": est.prior_sd}
+                  "prior_sd": est.prior_sd, "method": est.method, "difficulty_sd": est.difficulty_sd}
     buckets = solve_rate_by_bucket(rated, edges=bucket_edges) if rated else []
     for b in buckets:
         if b["solve_rate"] is not None:
@@ -180,7 +188,7 @@ def codeforces_metrics(run_dir: str | Path, *, histogram: str | Path | None = No
         "percentile": pct, "buckets": buckets,
         "verdicts": {v: {"count": c, "percent": 100 * c / total if total else 0.0}
                      for v, c in sorted(verdicts.items(), key=lambda kv: _verdict_rank(kv[0]))},
-        "infra_errors": infra, "infra_only_problems": all_infra, "ungraded": ungraded,
+        "infra_errors": infra, "infra_only_problems": all_infra, "ungraded": ungraded, "checkers": checkers,
         "data": {"problems_loaded": data.get("problems"), "excluded": len(excluded),
                  "excluded_reasons": dict(Counter(excluded.values())),
                  "skipped_interactive": len(interactive),
@@ -243,9 +251,12 @@ def codeforces_section(run_dirs: Iterable[str | Path], *, histogram: str | Path 
         lines.append(f"- pass@k (95% CI over problems): {pk or '-'}")
         r = m["rating"]
         if r:
-            lines.append(f"- Elo {r['elo']:.0f} ± {1.96 * r['se']:.0f} (SE {r['se']:.0f}) from {r['n_problems']} "
-                         f"rated problems, mean solve rate {r['mean_solve_rate']:.1f}%; weak prior "
-                         f"N({r['prior_mean']:.0f}, {r['prior_sd']:.0f}²)"
+            method = METHODS.get(r.get("method") or "fixed", r.get("method"))
+            tau = r.get("difficulty_sd")
+            lines.append(f"- Elo {r['elo']:.0f} (95% CI {r['ci95'][0]:.0f}-{r['ci95'][1]:.0f}, SE {r['se']:.0f}) from "
+                         f"{r['n_problems']} rated problems, mean solve rate {r['mean_solve_rate']:.1f}%; {method}"
+                         + (f"; fitted spread of true around listed difficulty {tau:.0f}" if tau is not None else "")
+                         + f"; weak prior N({r['prior_mean']:.0f}, {r['prior_sd']:.0f}²)"
                          + ("; fewer than 100 rated problems: expect a wide interval" if r["n_problems"] < 100
                             else ""))
         else:
@@ -263,6 +274,13 @@ def codeforces_section(run_dirs: Iterable[str | Path], *, histogram: str | Path 
                      f"from {d['source'] or '?'}; {d['skipped_interactive']} interactive skipped; "
                      f"{d['excluded']} otherwise excluded ({reasons}); {d['limits_defaulted']} with defaulted "
                      f"time/memory limits ({d['default_limits'][0]:g} s / {d['default_limits'][1]} MB assumed)")
+        ck = m["checkers"]
+        if ck["unknown"] < m["judged_problems"]:
+            kinds = ", ".join(f"{kind} {n}" for kind, n in ck["by_kind"].items())
+            lines.append(f"- checkers: {ck['judged_by_checker']} of {m['judged_problems']} judged problems judged by "
+                         f"a checker" + (f" ({kinds})" if kinds else "") + "; the others by comparing tokens"
+                         + (f"; {ck['unknown']} not recorded (graded before checker kinds were)"
+                            if ck["unknown"] else ""))
         if d["generated_tests_missing"]:
             lines.append(f"- {d['generated_tests_missing']} problems judged on their official tests only: their "
                          "generated tests were not loaded (suite.generated_tests_dir), so wrong programs may pass")
