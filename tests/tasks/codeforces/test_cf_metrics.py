@@ -15,8 +15,11 @@ from tasks.codeforces.rating import estimate_rating
 
 
 def _store(tmp_path, name: str, rows: list[tuple[str, int | None, list[str]]], *, card_key="codeforces_elo",
-           effort="medium", statuses: dict[str, str] | None = None, suite_cfg: dict | None = None) -> RunStore:
-    """rows: (problem id, rating, verdict per repeat); verdict "INFRA" marks an infra_error grade."""
+           effort="medium", statuses: dict[str, str] | None = None, suite_cfg: dict | None = None,
+           checkers: dict[str, str | None] | None = None) -> RunStore:
+    """rows: (problem id, rating, verdict per repeat); verdict "INFRA" marks an infra_error grade. checkers:
+    problem id -> the checker kind its grades record (None: none, token comparison); not given: an older run
+    whose grades do not record it."""
     store = RunStore(tmp_path / name)
     repeats = max(len(v) for _, _, v in rows)
     store.write_manifest({
@@ -43,7 +46,8 @@ def _store(tmp_path, name: str, rows: list[tuple[str, int | None, list[str]]], *
                     "verdict": v, "rating": rating, "infra_error": False, "excluded": "checker does not compile"})
             else:
                 g = Grade(key=key, score=float(v == "AC"), answer=v, details={
-                    "verdict": v, "rating": rating, "infra_error": v == "INFRA"})
+                    "verdict": v, "rating": rating, "infra_error": v == "INFRA",
+                    **({"checker": checkers.get(pid)} if checkers is not None else {})})
             store.append(a, g)
     store.close()
     return store
@@ -159,3 +163,21 @@ def test_section_warns_about_problems_judged_without_their_generated_tests(tmp_p
     assert codeforces_metrics(store.root)["data"]["generated_tests_missing"] == 1
     assert "1 problems judged on their official tests only" in codeforces_section([store.root])
     assert "official tests only" not in codeforces_section([_store(tmp_path, "full", [("1A", 1200, ["AC"])]).root])
+
+
+def test_problems_are_counted_by_the_checker_that_judged_them(tmp_path):
+    rows = [("1A", 1200, ["AC", "WA"]), ("2A", 1600, ["WA", "WA"]), ("3B", 1500, ["AC", "AC"]),
+            ("4C", 1900, ["INFRA", "INFRA"])]  # never judged: not counted
+    kinds = {"1A": "openr1", "2A": "openr1", "3B": "testlib", "4C": "openr1"}
+    m = codeforces_metrics(_store(tmp_path, "kinds", rows, checkers=kinds).root)
+    assert m["checkers"] == {"judged_by_checker": 3, "by_kind": {"openr1": 2, "testlib": 1}, "unknown": 0}
+    section = codeforces_section([tmp_path / "kinds"])
+    assert "- checkers: 3 of 3 judged problems judged by a checker (openr1 2, testlib 1); the others by comparing " \
+           "tokens" in section
+    m = codeforces_metrics(_store(tmp_path, "tokens", rows[:2], checkers={"1A": None}).root)
+    assert m["checkers"] == {"judged_by_checker": 0, "by_kind": {}, "unknown": 0}
+    assert "- checkers: 0 of 2 judged problems judged by a checker; the others by comparing tokens" in \
+        codeforces_section([tmp_path / "tokens"])
+    old = _store(tmp_path, "old", rows[:2])  # graded before kinds were recorded: no line rather than a wrong one
+    assert codeforces_metrics(old.root)["checkers"]["unknown"] == 2 and "- checkers:" not in codeforces_section(
+        [old.root])
