@@ -154,6 +154,21 @@ def test_local_openr1_rows_are_told_apart_by_their_columns(tmp_path):
                                                                                       "is supported)"}
 
 
+def test_local_rows_take_generated_tests_from_a_local_copy(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    copy = tmp_path / "copy" / "generated_tests"
+    copy.mkdir(parents=True)
+    pq.write_table(pa.table({"problem_id": ["9000/A", "9000/A"], "test_i": [1, 0], "input": ["91\n", "15\n"],
+                             "output": ["7\n", "3\n"]}), copy / "test_cases_9000.parquet")
+    rows = write_rows(tmp_path / "rows.jsonl", [{**ROWS[0], "generated_tests": 2}])
+    assert load_problems(rows).generated_missing == ["9000/A"]
+    ps = load_problems(rows, generated_tests_dir=tmp_path / "copy")
+    assert [t["input"] for t in ps.by_id()["9000/A"].tests] == ["12\n", "35\n", "49\n", "15\n", "91\n"]
+    assert ps.generated_missing == []
+
+
 def test_checker_kind_of_each_shape_and_unknown_kinds_are_excluded(tmp_path):
     base = {"statement": "s", "tests": [{"input": "1\n", "output": "1\n"}]}
     rows = [{**base, "id": "1A", "checker": "print(1)"},  # no kind named: testlib, as before kinds existed
