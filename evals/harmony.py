@@ -209,19 +209,33 @@ def _find(tokens: list[int], seg: list[int], start: int) -> int:
         i += 1
 
 
+@functools.lru_cache(maxsize=256)
+def _header_tokens(header: str) -> tuple[int, ...]:
+    return tuple(encoding().encode("assistant" + header, allowed_special="all"))
+
+
 def _restore_headers(enc: Any, tokens: list[int], msgs: list[Any], headers: dict[int, str]) -> list[int]:
     """Give each tool-call message in ``tokens`` back the header the model wrote (its body stays harmony's)."""
     ids = _special_ids()
+    starts = [i for i, t in enumerate(tokens) if t == ids["start"]]
     out: list[int] = []
     pos = 0
-    for index in sorted(headers):
+    if len(starts) == len(msgs) + 1:  # every message rendered (plus the final <|start|>assistant): the n-th is msgs[n]
+        for index in sorted(headers):
+            at = starts[index]
+            body = tokens.index(ids["message"], at)
+            out += tokens[pos:at]
+            out += [ids["start"], *_header_tokens(headers[index])]
+            pos = body
+        return out + tokens[pos:]
+    for index in sorted(headers):  # harmony dropped some (analysis before a later final answer): find each call
         seg = list(enc.render(msgs[index]))
         at = _find(tokens, seg, pos)
-        if at < 0:  # harmony dropped it (analysis before a later final answer)
+        if at < 0:
             continue
         body = seg.index(ids["message"])
         out += tokens[pos:at]
-        out += [ids["start"], *enc.encode("assistant" + headers[index], allowed_special="all"), *seg[body:]]
+        out += [ids["start"], *_header_tokens(headers[index]), *seg[body:]]
         pos = at + len(seg)
     return out + tokens[pos:]
 

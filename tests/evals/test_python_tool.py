@@ -1,18 +1,33 @@
-"""The sandboxed python kernel behind gpt-oss's built-in python tool: state, cells, limits, containment, clean-up."""
+"""The sandboxed python kernel behind gpt-oss's built-in python tool: state, cells, limits, containment, clean-up,
+and the pinned tool environment it runs in."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
 import subprocess
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 
-from evals.python_tool import PythonKernel, PythonToolLimits
+from evals import tool_env
+from evals.python_tool import PythonKernel, PythonToolLimits, ToolEnvMissing
 from tests.conftest import needs_bwrap
 
-pytestmark = needs_bwrap
+
+def _tool_env_problem() -> str:
+    try:
+        tool_env.require()
+        return ""
+    except ToolEnvMissing as exc:
+        return str(exc)
+
+
+needs_tool_env = pytest.mark.skipif(bool(_tool_env_problem()), reason=_tool_env_problem())
+pytestmark = [needs_bwrap, needs_tool_env]
 
 LIMITS = PythonToolLimits(timeout_s=5.0, memory_bytes=512 << 20, max_processes=16, max_output_chars=2000,
                           max_output_bytes=1 << 20)
@@ -137,8 +152,84 @@ def test_a_dying_kernel_is_reported_and_replaced():
 
 def test_limits_come_from_suite_options():
     lim = PythonToolLimits.from_options({"timeout_s": 30, "memory_mb": 1024, "ro_binds": [["/a", "/b"]],
-                                         "pythonpath": ["/b"], "python": None})
+                                         "pythonpath": ["/b"], "python": None, "env": None})
     assert lim.timeout_s == 30 and lim.memory_bytes == 1 << 30 and lim.ro_binds == (("/a", "/b"),)
-    assert lim.python == "/usr/bin/python3"
+    assert lim.python == "/usr/bin/python3" and lim.env == "pinned"
     with pytest.raises(ValueError, match="unknown python tool options"):
         PythonToolLimits.from_options({"timout_s": 3})
+    with pytest.raises(ValueError, match="pinned, host"):
+        PythonToolLimits.from_options({"env": "conda"})
+
+
+# -- the tool environment ----------------------------------------------------------------------------------------
+
+def test_the_model_can_import_the_math_packages_and_sympy_computes():
+    async def go(k):
+        imports = await k.run("import sympy as sp, numpy as np, scipy, mpmath, networkx as nx")
+        solved = await k.run("x = sp.symbols('x')\nsorted(sp.solve(x**2 - 5*x + 6, x))")
+        mixed = await k.run("from scipy.special import comb\nint(comb(10, 3)), int(np.arange(1, 11).sum()), "
+                            "str(mpmath.mpf(2).sqrt())[:6], nx.shortest_path_length(nx.path_graph(5), 0, 4), "
+                            "sp.nextprime(2024), sp.totient(2024)")
+        where = await k.run("import sys, os\nsys.executable, sys.prefix, os.access(sys.prefix, os.W_OK)")
+        versions = await k.run("[m.__version__ for m in (np, scipy, sp, mpmath, nx)]")
+        return imports, solved, mixed, where, versions
+
+    imports, solved, mixed, where, versions = session(go)
+    assert imports == ""
+    assert solved == "[2, 3]\n"
+    assert mixed == "(120, 55, '1.4142', 4, 2027, 880)\n"
+    assert where == "('/opt/python-tool/bin/python3', '/opt/python-tool', False)\n"  # read-only, not the host's
+    assert versions == repr([tool_env.TOOL_PACKAGES[n] for n in ("numpy", "scipy", "sympy", "mpmath", "networkx")]) \
+        + "\n"
+
+
+def test_the_settings_carry_the_interpreter_and_every_package_version():
+    settings = PythonToolLimits().settings()
+    assert settings["env"] == "pinned"
+    assert settings["interpreter"]["packages"] == tool_env.TOOL_PACKAGES  # exactly the pins, nothing else
+    assert settings["interpreter"]["python"].count(".") == 2
+    host = PythonToolLimits(env="host").settings()
+    assert host["python"] == "/usr/bin/python3" and "interpreter" not in host
+
+
+def test_the_host_interpreter_is_still_available_on_request():
+    limits = PythonToolLimits(env="host", timeout_s=5.0)
+    assert session(lambda k: k.run("import sys\nsys.executable"), limits) == "'/usr/bin/python3'\n"
+
+
+@pytest.fixture
+def empty_tool_cache(monkeypatch):
+    """A sandbox cache (readable by the sandbox uid) holding no tool environment."""
+    with tempfile.TemporaryDirectory(dir="/var/tmp", prefix="no-tool-env-") as d:
+        os.chmod(d, 0o755)
+        monkeypatch.setenv("GPTOSS_SANDBOX_CACHE", d)
+        yield Path(d)
+
+
+def test_a_missing_tool_environment_stops_the_kernel_and_names_the_set_up_command(empty_tool_cache):
+    with pytest.raises(ToolEnvMissing, match="run `bash runners/setup_tool_env.sh` first"):
+        PythonToolLimits().settings()
+    with pytest.raises(ToolEnvMissing, match="setup_tool_env.sh"):  # never a text answer to the model
+        session(lambda k: k.run("1 + 1"), LIMITS)
+
+
+# -- where it behaves like IPython -------------------------------------------------------------------------------
+
+def test_a_trailing_semicolon_hides_the_result_and_display_prints_reprs():
+    async def go(k):
+        return [await k.run(code) for code in (
+            "x = 41;\nx + 1;", "x + 1;  # quiet, a comment after it", "x + 1  # shown", "display(x, 'a'); None",
+            "display([1, 2])\n'last'", "s = 'a;'\ns", "_")]
+
+    quiet, commented, shown, disp, both, semicolon_in_string, underscore = session(go)
+    assert quiet == commented == ""
+    assert shown == "42\n"
+    assert disp == "41\n'a'\n"
+    assert both == "[1, 2]\n'last'\n"
+    assert semicolon_in_string == "'a;'\n"
+    assert underscore == "'a;'\n"
+
+
+def test_magics_are_not_supported_and_say_so_as_python_would():
+    out = session(lambda k: k.run("%time sum(range(10))"))
+    assert "SyntaxError" in out

@@ -19,7 +19,9 @@ from evals.task import ModelSession
 from evals.tool_loop import ToolTransportError, run_tool_loop
 from evals.types import Attempt, ModelOutput, Sample, ToolCall
 from tasks.aime import AimeTask
+from evals.tool_env import TOOL_PACKAGES
 from tests.conftest import FIXTURES, needs_bwrap, run_cli
+from tests.evals.test_python_tool import needs_tool_env
 
 MINI = str(FIXTURES / "mini_aime.jsonl")
 
@@ -168,6 +170,7 @@ class _HarmonyModel(BaseHTTPRequestHandler):
     """/v1/completions: decodes the rendered prompt and answers from the python results it holds."""
 
     prompts: list[str] = []
+    exchanges: list[tuple[list[int], list[int]]] = []  # (prompt ids, completion ids with the stop token)
 
     def log_message(self, *args: Any) -> None:
         pass
@@ -191,6 +194,7 @@ class _HarmonyModel(BaseHTTPRequestHandler):
             text = f"<|channel|>analysis<|message|>Done.<|end|><|start|>assistant<|channel|>final<|message|>" \
                    f"\\boxed{{{results[-1].strip()}}}<|return|>"
         ids = enc.encode(text, allowed_special="all")[:-1]  # vLLM leaves the stop token out
+        type(self).exchanges.append((body["prompt"], enc.encode(text, allowed_special="all")))
         data = json.dumps({"id": "cmpl", "object": "text_completion", "choices": [
             {"index": 0, "text": enc.decode(ids), "token_ids": ids, "finish_reason": "stop"}],
             "usage": {"prompt_tokens": len(body["prompt"]), "completion_tokens": len(ids)}}).encode()
@@ -211,6 +215,7 @@ class _HarmonyModel(BaseHTTPRequestHandler):
 @pytest.fixture
 def harmony_model():
     _HarmonyModel.prompts = []
+    _HarmonyModel.exchanges = []
     server = ThreadingHTTPServer(("127.0.0.1", 0), _HarmonyModel)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -245,8 +250,25 @@ def test_cli_run_with_the_python_tool_over_harmony(harmony_model, tmp_path):
     prompts = _HarmonyModel.prompts
     assert all("# Tools\n\n## python" in p for p in prompts)  # declared as the built-in tool, every call
     later = next(p for p in prompts if "x = 2 ** 10" in p)
-    assert "<|start|>assistant to=python<|channel|>analysis<|message|>x = 2 ** 10<|call|>" in later
+    # the call comes back as the model wrote it: recipient after the channel, content type code
+    assert "<|start|>assistant<|channel|>analysis to=python code<|message|>x = 2 ** 10<|call|>" in later
     assert "<|start|>python to=assistant<|channel|>analysis<|message|>" in later
+    # token for token: each prompt after a call is the previous prompt, then exactly what the model emitted
+    followed = 0
+    for prompt, emitted in _HarmonyModel.exchanges:
+        for nxt, _ in _HarmonyModel.exchanges:  # the same attempt's later turns extend this prompt
+            if len(nxt) > len(prompt) and nxt[:len(prompt)] == prompt:
+                assert nxt[len(prompt):len(prompt) + len(emitted)] == emitted
+                followed += 1
+    assert followed == 3 + 3 + 6  # (request, later request) pairs: p1 and p3 three requests each, p5 four
+    # the limit and the attempts that met it, in the report
+    report = (run_dir / "report.md").read_text()
+    assert ("- WARNING aime2025_tools / low: at most 3 tool calls per attempt; 1 of 3 attempts (33.3%) met it"
+            in report)
+    assert row["max_tool_calls"] == "3" and row["tool_limit_hits"] == "1"
+    # the tool's interpreter and packages: in the settings (part of the hash) and with the other versions
+    interpreter = manifest["settings"]["task"]["tool_limits"]["interpreter"]
+    assert interpreter["packages"] == TOOL_PACKAGES and manifest["versions"]["python_tool"] == interpreter
 
 
 def test_cli_refuses_the_with_tools_suite_on_another_transport(tmp_path):
