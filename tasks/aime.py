@@ -87,32 +87,50 @@ def _final_text(text: str) -> str:
     return _SPECIAL_TOKEN.sub(" ", _BARE_FINAL.sub("", text, count=1))
 
 
+def _closing_braces(text: str) -> dict[int, int]:
+    """Position of each "{" -> position of its "}" (one pass; an unclosed "{" has none)."""
+    closing, stack = {}, []
+    for m in re.finditer(r"[{}]", text):
+        if m.group() == "{":
+            stack.append(m.start())
+        elif stack:
+            closing[stack.pop()] = m.start()
+    return closing
+
+
 def _boxed_contents(text: str) -> list[tuple[int, int, str]]:
     """(start, end, contents) of every \\boxed{...} (nested braces kept) or ``\\boxed 5``, in order."""
     found = []
+    closing = _closing_braces(text) if "{" in text else {}
     for m in _BOX.finditer(text):
         i = m.end()
         if i < len(text) and text[i] == "{":
-            depth, j = 0, i
-            while j < len(text):
-                if text[j] == "{":
-                    depth += 1
-                elif text[j] == "}":
-                    depth -= 1
-                    if depth == 0:
-                        break
-                j += 1
-            found.append((m.start(), j + 1, text[i + 1 : j]))  # an unclosed box still yields what it has
+            j = closing.get(i, len(text))  # an unclosed box (a truncated answer) still yields what it has
+            found.append((m.start(), j + 1, text[i + 1 : j]))
         else:
-            tail = re.match(r"(-?\d+)", text[i:])
+            tail = re.match(r"-?\d+", text[i : i + 12])
             if tail:
-                found.append((m.start(), i + tail.end(), tail.group(1)))
+                found.append((m.start(), i + tail.end(), tail.group()))
     return found
+
+
+_THOUSANDS = re.compile(r"(?<=\d)(?:,|\{,\}|\\,|\\ |\\!|[ \t])(?=\d{3}(?!\d))")
+# (pattern, replacement) in order: what _clean does to a piece of text
+_CLEAN_STEPS = [(re.compile(p), r) for p, r in [
+    (r"\\pmod\s*\{[^{}]*\}|\\pmod\s*\d+|\(\s*(?:\\bmod|mod)\s*\d+\s*\)", " "),  # "204 (mod 1000)"
+    (r"\\(?:equiv|doteq)", "="),
+    (r"<=|>=|!=", " ≤ "),  # a comparison is not an equation step
+    (r"\\(?:cdot|times|ast)|[·×∙]", "*"),
+    (r"\\(?:cdots|ldots|dots)|…", "..."),
+    (r"\^\s*\{?\\circ\}?|°|\\%|%", ""),
+    (r"\\(?:displaystyle|left|right|quad|qquad|[,;:! ])|\\[()\[\]]|\$|\*\*|__|`|^\s*#+", " "),
+    (r"\s+", " "),
+]]
 
 
 def _strip_thousands(s: str) -> str:
     # 1,000 / 1{,}000 / 1\,000 / 1\ 000 / 1 000 -> 1000 (only between digit groups of three, within a line)
-    return re.sub(r"(?<=\d)(?:,|\{,\}|\\,|\\ |\\!|[ \t])(?=\d{3}(?!\d))", "", s)
+    return _THOUSANDS.sub("", s)
 
 
 def _clean(s: str) -> str:
@@ -120,38 +138,52 @@ def _clean(s: str) -> str:
     for _ in range(3):  # nested \text{\textbf{..}}
         s = _WRAPPERS.sub(r"\1", s)
     s = _strip_thousands(s)
-    s = re.sub(r"\\pmod\s*\{[^{}]*\}|\\pmod\s*\d+|\(\s*(?:\\bmod|mod)\s*\d+\s*\)", " ", s)
-    s = re.sub(r"\\(?:equiv|doteq)", "=", s)
-    s = re.sub(r"<=|>=|!=", " ≤ ", s)  # a comparison is not an equation step
-    s = re.sub(r"\\(?:cdot|times|ast)|[·×∙]", "*", s)
-    s = re.sub(r"\\(?:cdots|ldots|dots)|…", "...", s)
-    s = re.sub(r"\^\s*\{?\\circ\}?|°|\\%|%", "", s)
-    s = re.sub(r"\\(?:displaystyle|left|right|quad|qquad|[,;:! ])|\\[()\[\]]|\$|\*\*|__|`|^\s*#+", " ", s)
-    return re.sub(r"\s+", " ", s).strip()
+    for pattern, replacement in _CLEAN_STEPS:
+        s = pattern.sub(replacement, s)
+    return s.strip()
 
 
 def _words_value(s: str) -> tuple[int, str] | None:
     """An integer written in English words at the start of ``s`` ("one hundred four", "twenty-five",
-    "eleven hundred"), and the text after it."""
+    "eleven hundred", "a thousand"), and the text after it; None when the words do not read as one number."""
     m = _WORD_RUN.match(s)
     if not m:
         return None
-    words = re.findall(r"[a-z]+", m.group(0).lower())
-    sign = -1 if words[0] in ("negative", "minus") else 1
+    tokens = list(re.finditer(r"[a-z]+", m.group(0).lower()))
+    sign = -1 if tokens[0].group() in ("negative", "minus") else 1
     total = current = 0
-    for w in words:
-        if w in _UNITS:
+    last = "start"  # what the previous word was; a number reads big to small ("one one" is not a number)
+    end = 0
+    for t in tokens:
+        w = t.group()
+        if w in ("negative", "minus") and last == "start":
+            pass
+        elif w == "a" and last == "start":
+            current = 1
+            last = "a"
+        elif w == "and" and last in ("hundred", "thousand"):
+            continue
+        elif w in _UNITS and (last in ("start", "hundred", "thousand") or (last == "tens" and 0 < _UNITS[w] < 10)):
             current += _UNITS[w]
-        elif w in _TENS:
+            last = "unit"
+        elif w in _TENS and last in ("start", "hundred", "thousand"):
             current += _TENS[w]
-        elif w == "hundred":
-            current = max(current, 1) * 100
-        elif w == "thousand":
-            total += max(current, 1) * 1000
-            current = 0
-    rest = s[m.end():]
+            last = "tens"
+        elif w == "hundred" and last in ("unit", "a") and current < 100:
+            current *= 100
+            last = "hundred"
+        elif w == "thousand" and last in ("unit", "tens", "hundred", "a") and total == 0:
+            total, current = current * 1000, 0
+            last = "thousand"
+        else:
+            break
+        end = t.end()
+    if last in ("start", "a"):
+        return None
+    rest = s[m.start() + len(m.group(0)[:end]) :]
     follow = re.findall(r"[a-z]+", rest.split(".")[0].lower())
-    if follow and (follow[0] in _NOT_A_COUNT or len(follow) > 2 or (words[-1] in ("one", "a") and follow)):
+    if follow and (follow[0] in _NOT_A_COUNT or len(follow) > 2 or (tokens[0].group() in ("one", "a") and end <= 3
+                                                                      and follow)):
         return None
     return sign * (total + current), rest
 
@@ -212,7 +244,9 @@ def _boxed_answer(text: str) -> int | str:
         if _to_int(a) != _to_int(b) and re.fullmatch(r",?(?:or|and|,)", gap, re.I):
             return _REJECT
     for _, _, content in reversed(boxes):
-        value = _to_int(content)
+        # a box of more than a few hundred characters holds working, not one integer (and reading every such
+        # box of a pathological text would take quadratic time)
+        value = _to_int(content) if len(content) <= 400 else None
         if value is not None:
             return value
     return _REJECT  # a boxed non-integer (a fraction, an expression) is the model's answer: wrong, not missing
@@ -224,22 +258,23 @@ def _one_line_fence(m: re.Match[str]) -> str | None:
 
 
 def _lines(text: str) -> list[str]:
-    """Non-empty lines; a one-line fenced block is unwrapped (it shows the answer), a longer one is code or
-    working and dropped."""
+    """The non-empty lines, cleaned; a one-line fenced block is unwrapped (it shows the answer), a longer one is
+    code or working and dropped."""
     def unfence(m: re.Match[str]) -> str:
         body = _one_line_fence(m)
         return body if body is not None else ""
 
     text = _FENCE.sub(unfence, text)
-    return [ln for ln in text.splitlines() if _clean(ln)]
+    return [line for line in map(_clean, text.splitlines()) if line]
 
 
 def _anchored_answer(lines: list[str]) -> int | str:
     """The answer an "answer" phrase names: the last phrase that names anything decides."""
     for i in range(len(lines) - 1, -1, -1):
-        line = _clean(lines[i])
+        line = lines[i]
         for m in reversed(list(_ANCHOR.finditer(line))):
-            tail = re.split(r"[.!?;](?=\s|$)", line[m.end():], maxsplit=1)[0]
+            # the answer follows the phrase closely; the cap keeps a pathological line linear
+            tail = re.split(r"[.!?;](?=\s|$)", line[m.end() : m.end() + 300], maxsplit=1)[0]
             tail = _FILLER.sub("", tail)
             if tail and not _VALUE_START.match(tail):
                 copula = _COPULA.search(tail)  # "the answer to the problem is 42"
@@ -274,7 +309,7 @@ def _last_line_answer(lines: list[str]) -> int | None:
     """A short closing statement: "So there are 24 such paths.", "Total = 47", "204." """
     if not lines:
         return None
-    line = _clean(lines[-1])
+    line = lines[-1]
     if _HEDGE_ANYWHERE.search(line):
         return None
     sentences = [s for s in re.split(r"(?<=[.!?;])\s+", line) if re.search(r"\d", s) or _WORD_RUN.search(s)]
@@ -325,13 +360,15 @@ def extract_answer(text: str | None) -> int | None:
     text = text.translate(_CHAR_MAP)
     if not text.strip():
         return None
-    for read in (_boxed_answer, lambda t: _anchored_answer(_lines(t)), _highlighted_answer):
-        value = read(text)
-        if value == _REJECT:
-            return None
-        if value != _EMPTY:
-            return value
-    return _last_line_answer(_lines(text))
+    value = _boxed_answer(text)
+    if value == _EMPTY:  # most finals have a box: the rest is read only without one
+        lines = _lines(text)
+        value = _anchored_answer(lines)
+        if value == _EMPTY:
+            value = _highlighted_answer(text)
+        if value == _EMPTY:
+            return _last_line_answer(lines)
+    return None if value == _REJECT else value
 
 
 def _load_rows_from_path(path: Path) -> list[dict[str, Any]]:
