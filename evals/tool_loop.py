@@ -11,11 +11,12 @@ per call, and call the model again. It stops when the model answers without a to
 answer). A tool that raises is reported to the model as the call's output and the loop goes on; only exception
 types listed in ``fatal`` (infrastructure that makes the whole run meaningless) propagate.
 
-The call limit is a backstop against a model stuck in a loop, not part of the protocol (no reference harness
-has one, and the model is never told of it): the default, 1,024, is above what the context can hold. A round
-of a realistic size (a one-line thought, a short sympy cell and its output: 135 tokens) fills the card's
-131,072-token context after about 970 calls; only rounds under 128 tokens (a model repeating trivial cells) can
-meet the limit first. The report counts, per run, the attempts that met it (a WARNING when any did).
+The call limit is a backstop, not part of the protocol (no reference harness has one, and the model is never
+told of it), so its default, 8,192, cannot be met before the card's 131,072-token context is full: a round of
+a realistic size (a one-line thought, a short sympy cell and its output, ~126 tokens) fills that context after
+about 1,040 calls, and even the smallest possible round (a one-character cell and its one-line result, 22
+tokens) after about 5,950 (tests/bench/bench_tool_calls.py). It only matters with a longer context or a limit
+set lower; the report counts, per run, the attempts that met it (a WARNING when any did).
 
 :func:`solve_with_python` is the with-tools mode of a single-turn task: a fresh sandboxed kernel per attempt,
 closed at the end whatever happens. Episode ``info`` gets ``tool_calls``, ``tool_seconds``, ``stop_reason``,
@@ -34,7 +35,7 @@ from evals.task import Episode, ModelSession, TaskError, assistant_message
 __all__ = ["DEFAULT_MAX_TOOL_CALLS", "ToolHandler", "ToolTransportError", "check_python_tool", "check_python_transport",
            "run_tool_loop", "solve_with_python"]
 
-DEFAULT_MAX_TOOL_CALLS = 1024  # see the module doc: above what 131,072 tokens of realistic rounds can hold
+DEFAULT_MAX_TOOL_CALLS = 8192  # see the module doc: more calls than 131,072 tokens can hold
 # What gpt-oss imports (the tool environment's packages); the start-of-run check imports them in the sandbox.
 _PREFLIGHT_CELL = "import numpy, scipy, sympy, mpmath, networkx"
 ToolHandler = Callable[[str], Awaitable[str]]  # the call's raw arguments (python: the code) -> what the model reads

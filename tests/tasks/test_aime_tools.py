@@ -5,10 +5,15 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
+import os
 import re
+import subprocess
+import sys
+import tempfile
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,12 +21,13 @@ import pytest
 from evals.clients import Sampling
 from evals.engine import episode_status
 from evals.task import ModelSession
-from evals.tool_loop import ToolTransportError, run_tool_loop
+from evals.tool_env import TOOL_PACKAGES
+from evals.tool_loop import DEFAULT_MAX_TOOL_CALLS, ToolTransportError, run_tool_loop
 from evals.types import Attempt, ModelOutput, Sample, ToolCall
 from tasks.aime import AimeTask
-from evals.tool_env import TOOL_PACKAGES
 from tests.conftest import FIXTURES, needs_bwrap, run_cli
 from tests.evals.test_python_tool import needs_tool_env
+from tests.support.long_tool_session import MINIMAL, REALISTIC, long_session
 
 MINI = str(FIXTURES / "mini_aime.jsonl")
 
@@ -68,6 +74,7 @@ def attempt_of(episode, sample_id: str = "p3") -> Attempt:
 
 
 @needs_bwrap
+@needs_tool_env
 def test_a_model_that_computes_with_the_tool_reaches_the_answer_and_keeps_state_between_calls():
     def model(messages):
         outs = tool_outputs(messages)
@@ -94,6 +101,7 @@ def test_a_model_that_computes_with_the_tool_reaches_the_answer_and_keeps_state_
 
 
 @needs_bwrap
+@needs_tool_env
 def test_a_model_that_loops_on_tool_calls_stops_at_the_limit_with_a_recorded_reason():
     episode = asyncio.run(task(max_tool_calls=3).solve(Sample(id="p3", input="q", reference=24),
                                                        s := session(lambda m: py_call("1 + 1"))))
@@ -107,6 +115,7 @@ def test_a_model_that_loops_on_tool_calls_stops_at_the_limit_with_a_recorded_rea
 
 
 @needs_bwrap
+@needs_tool_env
 def test_timeouts_reach_the_model_as_tool_output():
     def model(messages):
         outs = tool_outputs(messages)
@@ -231,6 +240,7 @@ def _cli_args(base_url: str, root, *extra: str) -> list[str]:
 
 
 @needs_bwrap
+@needs_tool_env
 def test_cli_run_with_the_python_tool_over_harmony(harmony_model, tmp_path):
     proc = run_cli(*_cli_args(harmony_model, tmp_path, "client=harmony", "suite.max_tool_calls=3"))
     assert proc.returncode == 0, proc.stderr
@@ -278,6 +288,7 @@ def test_cli_refuses_the_with_tools_suite_on_another_transport(tmp_path):
 
 
 @needs_bwrap
+@needs_tool_env
 def test_codeforces_has_the_same_with_tools_switch():
     from tasks.codeforces.task import CodeforcesTask
 
@@ -314,3 +325,71 @@ def test_the_transport_check_sees_through_a_balancer_over_several_endpoints():
     check_python_transport(Balanced(True, True))
     with pytest.raises(ToolTransportError):
         check_python_transport(Balanced(True, False))
+
+
+# -- the tool environment and the call limit through the console script -----------------------------------------
+
+@pytest.fixture
+def tool_cache(tmp_path):
+    """A sandbox cache of our own (readable by the sandbox uid), empty: point GPTOSS_SANDBOX_CACHE at it."""
+    with tempfile.TemporaryDirectory(dir="/var/tmp", prefix="tool-cache-") as d:
+        os.chmod(d, 0o755)
+        yield Path(d)
+
+
+@needs_bwrap
+def test_a_missing_tool_environment_stops_the_run_before_any_request(harmony_model, tmp_path, tool_cache):
+    proc = run_cli(*_cli_args(harmony_model, tmp_path, "client=harmony", "suite.ids=[p3]"),
+                   env={"GPTOSS_SANDBOX_CACHE": str(tool_cache)})
+    assert proc.returncode == 2
+    [line] = [ln for ln in proc.stderr.splitlines() if "error" in ln]
+    assert line.startswith("gptoss-eval: error: the python tool's environment") and line.endswith(
+        "run `bash runners/setup_tool_env.sh` first")
+    assert _HarmonyModel.exchanges == []
+
+
+@needs_bwrap
+@needs_tool_env
+def test_a_run_whose_tool_environment_changed_refuses_to_resume_into_the_old_store(harmony_model, tmp_path,
+                                                                                   tool_cache):
+    from evals import tool_env
+
+    args = _cli_args(harmony_model, tmp_path, "client=harmony", "suite.ids=[p3]")
+    first = run_cli(*args)
+    assert first.returncode == 0, first.stderr
+    sent = len(_HarmonyModel.exchanges)
+    # the same environment with one package at another version (mpmath 1.2.1, which sympy accepts): a copy of
+    # hard links, then a real pip install into the copy
+    real = tool_env.require()
+    changed = tool_cache / real.name
+    subprocess.run(["cp", "-al", str(real), str(changed)], check=True)
+    pip = subprocess.run([sys.executable, "-m", "pip", "--python", str(changed / "bin" / "python3"), "install", "-q",
+                          "--no-input", "--only-binary=:all:", "mpmath==1.2.1"], capture_output=True, text=True)
+    if pip.returncode != 0:
+        pytest.skip(f"cannot install mpmath 1.2.1 here: {pip.stderr.strip()[-200:]}")
+    second = run_cli(*args, env={"GPTOSS_SANDBOX_CACHE": str(tool_cache)})
+    assert second.returncode == 2 and "holds a run with other settings" in second.stderr, second.stderr
+    assert len(_HarmonyModel.exchanges) == sent  # refused before any request
+    assert tool_env.describe()["packages"]["mpmath"] == tool_env.TOOL_PACKAGES["mpmath"]  # the real one untouched
+    again = run_cli(*args)  # the original environment resumes: nothing left to do
+    assert again.returncode == 0 and len(_HarmonyModel.exchanges) == sent, again.stderr
+
+
+@needs_bwrap
+@needs_tool_env
+def test_a_long_session_ends_when_the_context_is_full_long_before_the_default_call_limit():
+    """The scripted long session on a 4,096-token context, with realistic and with the smallest possible rounds:
+    every call runs in the real kernel, the session ends truncated (the context is full), and at the same tokens
+    per round the card's 131,072-token context holds fewer calls than the default limit."""
+    for round_, expected in ((REALISTIC, "(285, [4, 7, 11, 14, 18, 21, 25, 28, 32, 35])\n"), (MINIMAL, "1\n")):
+        episode, model = asyncio.run(long_session(round_, 4096))
+        calls = episode.info["tool_calls"]
+        assert episode.info["stop_reason"] == "truncated" and episode.info["tool_errors"] == 0
+        assert {m["content"] for m in episode.transcript if m["role"] == "tool"} == {expected}
+        per_round = (model.prompt_tokens[-1] - model.prompt_tokens[0]) / calls
+        # the last request did not fit: prompt + one more turn > 4,096
+        assert model.prompt_tokens[-1] + len(model.completion) > 4096 >= model.prompt_tokens[-2] + len(model.completion)
+        assert (131_072 - model.prompt_tokens[0]) / per_round < DEFAULT_MAX_TOOL_CALLS, (round_.name, per_round)
+    # a limit set lower does stop such a session, with its own reason
+    episode, _ = asyncio.run(long_session(MINIMAL, 4096, max_tool_calls=50))
+    assert episode.info["stop_reason"] == "tool_limit" and episode.info["tool_calls"] == 50
