@@ -47,7 +47,8 @@ def replica_configs(cfg: DictConfig, log_dir: Path) -> list[VllmServerConfig]:
     n = int(cfg.server.get("replicas", 1) or 1)
     if n == 1:
         return [base]
-    envs = OmegaConf.to_container(cfg.server.get("replica_env") or [], resolve=True) or []
+    envs = cfg.server.get("replica_env")
+    envs = OmegaConf.to_container(envs, resolve=True) if envs else []  # none given: the replicas share the env
     return [replace(base, port=(base.port + i) if base.port else 0, env={**base.env, **(envs[i] if i < len(envs) else {})},
                     log_path=str(log_dir / f"server-{i}.log")) for i in range(n)]
 

@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import FIXTURES, run_cli
 from tests.support.fake_vllm import fake_vllm, gone, hydra_dict, requests_by_port, server_env, starts
-from tests.support.server_venv import server_venv
+from tests.support.server_venv import server_venv, store_files
 
 MINI = str(FIXTURES / "mini_aime.jsonl")  # 5 problems, answers 21, 9, 24, 42, 99
 ANSWERS = {"3 \\times 7": "21", "divisors": "9", "2^{10}": "24", "12+30": "42"}
@@ -106,5 +106,4 @@ def test_no_gpu_is_one_error_line_before_anything_starts_then_fail(tmp_path):
     errors = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(errors) == 1 and errors[0].startswith("gptoss-eval: error: no NVIDIA GPU found on this machine"), errors
     assert _verdict(proc.stdout).startswith("gpu_smoke: FAIL: the run stopped before its report")
-    written = [p.name for p in (tmp_path / "runs").rglob("*") if p.is_file() and ".hydra" not in p.parts]
-    assert written == []  # no store, no server log
+    assert store_files(tmp_path / "runs") == []  # no store, no server log

@@ -32,3 +32,10 @@ def server_venv(folder: Path, vllm: str | None = "0.32.0", *, dists: dict[str, s
         (info / "top_level.txt").write_text("\n".join(top) + "\n")
         (info / "RECORD").write_text(f"{top[0]}/__init__.py,,\n")
     return python
+
+
+def store_files(root: Path) -> list[str]:
+    """Files of a run store or a server under ``root`` (Hydra's own .hydra/ and job log do not count)."""
+    names = ("attempts.jsonl", "grades.jsonl", "manifest.json", "report.md", "summary.csv")
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*")
+                  if p.is_file() and (p.name in names or p.name.startswith("server")))
