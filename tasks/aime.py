@@ -49,7 +49,8 @@ _NUMBER_WORDS = "|".join(sorted([*_UNITS, *_TENS], key=len, reverse=True))  # lo
 _WORD_RUN = re.compile(r"(?:(?:negative|minus)\s+)?(?:a\s+(?=hundred|thousand))?"
                        rf"(?:(?:{_NUMBER_WORDS}|hundred|thousand)(?:[\s-]+(?:and[\s-]+)?(?=[a-z])|(?![a-z])))+", re.I)
 # a word after a number word that shows it is not the answer's count ("one of them", "one more case")
-_NOT_A_COUNT = {"of", "or", "more", "less", "another", "other", "half", "times", "way", "side", "hand"}
+_NOT_A_COUNT = {"of", "or", "more", "less", "another", "other", "half", "times", "way", "side", "hand", "something",
+                "odd", "plus", "ish"}
 
 _ANCHOR = re.compile(r"\b(?:final\s+)?answers?\b", re.I)
 _COPULA = re.compile(r"\b(?:is|are|was|be|equals|gives|giving|yields|becomes)\b|:", re.I)
@@ -118,6 +119,7 @@ _THOUSANDS = re.compile(r"(?<=\d)(?:,|\{,\}|\\,|\\ |\\!|[ \t])(?=\d{3}(?!\d))")
 # (pattern, replacement) in order: what _clean does to a piece of text
 _CLEAN_STEPS = [(re.compile(p), r) for p, r in [
     (r"\\pmod\s*\{[^{}]*\}|\\pmod\s*\d+|\(\s*(?:\\bmod|mod)\s*\d+\s*\)", " "),  # "204 (mod 1000)"
+    (r"\\[hv]?phantom\s*\{[^{}]*\}", ""),  # invisible padding
     (r"\\(?:equiv|doteq)", "="),
     (r"<=|>=|!=", " ≤ "),  # a comparison is not an equation step
     (r"\\(?:cdot|times|ast)|[·×∙]", "*"),
@@ -199,8 +201,10 @@ def _read(segment: str) -> int | str:
     if "=" in s and (not lead or _OPERATOR_NEXT.match(after) or re.match(r"[A-Za-z\\(]|\s*=", after)):
         # an equation chain commits to its last term; separate assignments ("a = 3, b = 4") do not
         parts = s.split("=")
-        if len(parts) > 2 and re.search(r",|;|\band\b", parts[-2]) and not _CONNECTOR.search(parts[-2]):
-            return _REJECT
+        last_lhs = re.split(r",|;|\band\b", parts[-2])[-1].strip() if len(parts) > 2 else ""
+        if (len(parts) > 2 and re.search(r",|;|\band\b", parts[-2]) and not _CONNECTOR.search(parts[-2])
+                and re.fullmatch(r"[A-Za-z](?:_\w+)?", last_lhs)):
+            return _REJECT  # "a = 3, b = 4" (but "x = 4 and y = 9, and xy = 36" concludes)
         s = _FILLER.sub("", parts[-1].strip())
         if _HEDGE_BEFORE.match(s):
             return _REJECT
@@ -223,8 +227,8 @@ def _read(segment: str) -> int | str:
 def _to_int(content: str) -> int | None:
     """The integer inside a box, or None (a fraction, an expression, two numbers)."""
     value = _read(content)
-    if isinstance(value, int):
-        return value
+    if value != _EMPTY:
+        return value if isinstance(value, int) else None
     s = _clean(content)
     if "=" in s:  # "m+n = 204"
         s = s.rsplit("=", 1)[1].strip()
@@ -290,19 +294,30 @@ def _anchored_answer(lines: list[str]) -> int | str:
 
 
 def _highlighted_answer(text: str) -> int | str:
-    """The last bold span or one-line fenced block that holds nothing but an answer."""
-    spans = [(m.start(), m.group(1) or m.group(2)) for m in _BOLD.finditer(text)]
+    """The last bold span or one-line fenced block that holds nothing but an answer; two different ones with
+    nothing between them (two fenced answers one after the other) name no single answer."""
+    spans = [(m.start(), m.end(), m.group(1) or m.group(2)) for m in _BOLD.finditer(text)]
     for m in _FENCE.finditer(text):
         body = _one_line_fence(m)
         if body is not None:
-            spans.append((m.start(), body))
-    for _, content in sorted(spans, reverse=True):
+            spans.append((m.start(), m.end(), body))
+    later: tuple[int, int | str] | None = None  # (start, value) of the answer found after this span
+    for start, end, content in sorted(spans, reverse=True):
         s = _clean(content).rstrip(".")
-        if re.fullmatch(r"-?\d+(?:\.0+)?|[A-Za-z -]+|.*=.*", s):
-            value = _read(s)
-            if value != _EMPTY:
-                return value
-    return _EMPTY
+        if not re.fullmatch(r"-?\d+(?:\.0+)?|[A-Za-z -]+|.*=.*", s):
+            continue
+        value = _read(s)
+        if value == _EMPTY:
+            continue
+        if later is None:
+            later = (start, value)
+            if not text[end:].strip():
+                continue  # the last thing in the text: see whether another answer sits right before it
+            return value
+        if isinstance(value, int) and value != later[1] and not text[end : later[0]].strip():
+            return _REJECT
+        return later[1]
+    return later[1] if later else _EMPTY
 
 
 def _last_line_answer(lines: list[str]) -> int | None:
@@ -316,6 +331,8 @@ def _last_line_answer(lines: list[str]) -> int | None:
     if not sentences:
         return None
     sentence = sentences[-1]
+    if len(sentences) > 1 and _parallel_statements(sentences[-2], sentence):
+        return None  # "Part 1 gives 10. Part 2 gives 20."
     copulas = list(_COPULA.finditer(sentence))
     if copulas:
         # every value the sentence states; two different ones ("case A gives 18, case B gives 24") name no
@@ -338,9 +355,23 @@ def _last_line_answer(lines: list[str]) -> int | None:
     ints = _INT.findall(sentence)
     if isinstance(whole, int) and len(ints) <= 1:
         return whole
-    if len(ints) == 1 and len(sentence) <= 40 and not re.search(_HEDGE_BEFORE.pattern.lstrip("^"), sentence, re.I):
+    short = len(sentence) <= 40 and not re.search(_HEDGE_BEFORE.pattern.lstrip("^"), sentence, re.I)
+    if len(ints) == 1 and short:
         return int(ints[0])
+    runs = list(_WORD_RUN.finditer(sentence))
+    if not ints and len(runs) == 1 and short:  # "I obtained a count of forty-four."
+        words = _words_value(sentence[runs[0].start() :])
+        return words[0] if words else None
     return None
+
+
+def _parallel_statements(first: str, second: str) -> bool:
+    """Two sentences of the same shape stating different numbers: "Case 1 gives 10." / "Case 2 gives 20." """
+    head = re.match(r"[A-Za-z]+", first)
+    if not head or not second.lower().startswith(head.group().lower()) or _CONCLUSION.search(second):
+        return False
+    a, b = _INT.findall(first), _INT.findall(second)
+    return bool(a and b) and a[-1] != b[-1]
 
 
 def extract_answer(text: str | None) -> int | None:
@@ -356,7 +387,8 @@ def extract_answer(text: str | None) -> int | None:
         return None
     text = _final_text(text)
     text = re.sub(r"\s[\u2013\u2014][^\u2013\u2014\n]*[\u2013\u2014]\s", " ", text)  # an aside between dashes
-    text = re.sub(r"[\u2212\ufe63\uff0d]\s+(?=\d)", "-", text)  # a true minus sign, even spaced from its digits
+    # a true minus sign, even spaced from its digits; any minus before LaTeX spacing ("-\,3")
+    text = re.sub(r"[\u2212\ufe63\uff0d](?:\s|\\[,;:! ])+(?=\d)|-(?:\s*\\[,;:! ])+\s*(?=\d)", "-", text)
     text = text.translate(_CHAR_MAP)
     if not text.strip():
         return None

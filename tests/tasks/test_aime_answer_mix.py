@@ -1,11 +1,14 @@
 """AIME answer extraction against human verdicts on realistic mixes of final answers.
 
-Two fixtures, each row a final-channel text and the integer a human grader reads off it (null: the text does
-not commit to one integer):
-- aime_finals_dev.jsonl (214 rows): written before the extractor was reworked for issue 14, then read while
-  reworking it, so it is a development set;
-- aime_finals_heldout.jsonl (187 rows): written after, scored blind once (93.6 %, 4 false positives), then
-  the general causes of its misses were fixed; the two rows still missed are left as they are.
+Three fixtures, each row a final-channel text and the integer a human grader reads off it (null: the text
+does not commit to one integer). Agreement of the extractor before issue 14 / the first time the new one saw the
+mix / now:
+- aime_finals_dev.jsonl (214 rows): written before the rework, then read while reworking: 59.8 % / - / 100 %;
+- aime_finals_heldout.jsonl (187 rows): written after, scored blind once: 65.8 % / 93.6 % (4 false positives) /
+  98.9 %; the general causes of its misses were fixed, the two rows still missed are left as they are;
+- aime_finals_blind.jsonl (105 rows): written after that, scored blind once: 55.2 % / 92.4 % (4 false
+  positives) / 100 %.
+The blind first scores are the honest estimate for unseen shapes: about 92-94 %, so expect misses on new mixes.
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ import pytest
 from tasks.aime import extract_answer
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-MIXES = ["aime_finals_dev.jsonl", "aime_finals_heldout.jsonl"]
+MIXES = ["aime_finals_dev.jsonl", "aime_finals_heldout.jsonl", "aime_finals_blind.jsonl"]
+MIN_ROWS = {"aime_finals_dev.jsonl": 150, "aime_finals_heldout.jsonl": 150, "aime_finals_blind.jsonl": 100}
 CATEGORIES = {"boxed", "bold", "sentence", "words", "markup", "minus", "chain", "fence", "hedge", "multi", "none",
               "misc"}
 
@@ -48,12 +52,12 @@ def official_rule(text: str) -> int | None:
 @pytest.mark.parametrize("name", MIXES)
 def test_fixture_is_a_real_mix(name):
     rows = _rows(name)
-    assert len(rows) >= 150
+    assert len(rows) >= MIN_ROWS[name]
     assert {r["category"] for r in rows} == CATEGORIES
     assert all(r["human"] is None or isinstance(r["human"], int) for r in rows)
     counts = Counter(r["category"] for r in rows)
-    assert min(counts.values()) >= 7, counts  # several cases of every shape, not one each
-    assert sum(r["human"] is None for r in rows) >= 40  # enough texts that commit to nothing
+    assert min(counts.values()) >= 3, counts  # several cases of every shape, not one each
+    assert sum(r["human"] is None for r in rows) >= 30  # enough texts that commit to nothing
 
 
 @pytest.mark.parametrize("name", MIXES)
@@ -74,7 +78,8 @@ def test_the_official_rule_agrees_less_and_credits_uncommitted_texts(name):
     ours = sum(extract_answer(r["text"]) == r["human"] for r in rows) / len(rows)
     official = sum(official_rule(r["text"]) == r["human"] for r in rows) / len(rows)
     assert official < 0.75 < 0.97 <= ours
-    assert sum(r["human"] is None and official_rule(r["text"]) is not None for r in rows) >= 25
+    uncommitted = [r for r in rows if r["human"] is None]
+    assert sum(official_rule(r["text"]) is not None for r in uncommitted) >= len(uncommitted) / 2
 
 
 # Where the two rules part, the shapes that show why (official reading, ours).
