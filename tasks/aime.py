@@ -65,7 +65,7 @@ _HEDGE_BEFORE = re.compile(r"^(?:approximately|approx|about|around|roughly|nearl
                            r"at\s+most|not|maybe|perhaps|possibly|either|somewhere|some|over|under|up\s+to|"
                            r"less\s+than|more\s+than|greater\s+than|close\s+to)\b", re.I)
 _HEDGE_ANYWHERE = re.compile(r"\b(?:could\s+be|might\s+be|not\s+sure|unsure|guess|estimated?|cannot|can't|"
-                             r"could\s+not|couldn't|unable|depending|undetermined|partial)\b|≈|\\approx|~\s*\d",
+                             r"could\s+not|couldn't|unable|depending|undetermined|partial|ran\s+out)\b|≈|\\approx|~\s*\d",
                              re.I)
 # how a term goes on into an expression: 12.5, 12/5, 2^{10}, 7-9, 5!, 100 - 3 = 97, 12345 mod 1000 = 345
 _OPERATOR_NEXT = re.compile(r"\s*(?:[-+*/^]\s*[\d(\\{]|[./^!]\s*\S|\\(?:frac|sqrt)|mod\b)")
@@ -327,10 +327,12 @@ def _last_line_answer(lines: list[str]) -> int | None:
     line = lines[-1]
     if _HEDGE_ANYWHERE.search(line):
         return None
-    sentences = [s for s in re.split(r"(?<=[.!?;])\s+", line) if re.search(r"\d", s) or _WORD_RUN.search(s)]
+    all_sentences = re.split(r"(?<=[.!?;])\s+", line)
+    sentences = [s for s in all_sentences if re.search(r"\d", s) or _WORD_RUN.search(s)]
     if not sentences:
         return None
     sentence = sentences[-1]
+    closing = sentence == all_sentences[-1]  # else a remark without numbers follows ("This is within range.")
     if len(sentences) > 1 and _parallel_statements(sentences[-2], sentence):
         return None  # "Part 1 gives 10. Part 2 gives 20."
     copulas = list(_COPULA.finditer(sentence))
@@ -349,6 +351,8 @@ def _last_line_answer(lines: list[str]) -> int | None:
         if earlier and not _CONCLUSION.search(stated[-2][1]):
             return None
         return stated[-1][0]
+    if not closing:
+        return None  # only an "X is N" statement may sit before a closing remark
     whole = _read(sentence)
     if "=" in sentence:
         return whole if isinstance(whole, int) else None

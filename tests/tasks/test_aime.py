@@ -183,6 +183,9 @@ NOT_COMMITTED = [
     ("I'd guess around 33.", None),
     ("Step 1: list the cases.\nStep 2:", None),
     ("The answer is **not** 33; it is **34**.", 34),  # a correction does commit
+    ("We need 3 more steps. I ran out of time.", None),
+    ("We need 3 more steps. Then stop.", None),  # a number in passing, not a closing statement
+    ("The sum is 468. This is within range.", 468),  # "X is N", then a remark
 ]
 
 
