@@ -57,16 +57,15 @@ _COPULA = re.compile(r"\b(?:is|are|was|be|equals|gives|giving|yields|becomes)\b|
 _CONCLUSION = re.compile(r"\b(?:so|thus|hence|therefore|total|overall|altogether|finally)\b", re.I)
 _CONNECTOR = re.compile(r"\b(?:so|thus|hence|therefore|then|giving|gives)\b", re.I)
 _FILLER = re.compile(r"^(?:(?:is|are|was|would\s+be|will\s+be|should\s+be|must\s+be|equals|equal\s+to|exactly|"
-                     r"just|precisely|simply|indeed|clearly|then|thus|therefore|hence|so|(?:a|the)\s+(?:total|sum|count)\s+of)\b|"
-                     r"[\s,:=]|-(?=\s))+",
-                     re.I)
+                     r"just|precisely|simply|indeed|clearly|then|thus|therefore|hence|so|"
+                     r"(?:a|the)\s+(?:total|sum|count)\s+of)\b|[\s,:=]|-(?=\s))+", re.I)
 # before the number: a bound, a range, an estimate, a negation; anywhere: a refusal or an open choice
 _HEDGE_BEFORE = re.compile(r"^(?:approximately|approx|about|around|roughly|nearly|near|almost|between|at\s+least|"
                            r"at\s+most|not|maybe|perhaps|possibly|either|somewhere|some|over|under|up\s+to|"
                            r"less\s+than|more\s+than|greater\s+than|close\s+to)\b", re.I)
 _HEDGE_ANYWHERE = re.compile(r"\b(?:could\s+be|might\s+be|not\s+sure|unsure|guess|estimated?|cannot|can't|"
-                             r"could\s+not|couldn't|unable|depending|undetermined|partial|ran\s+out)\b|≈|\\approx|~\s*\d",
-                             re.I)
+                             r"could\s+not|couldn't|unable|depending|undetermined|partial|ran\s+out)\b|"
+                             r"≈|\\approx|~\s*\d", re.I)
 # how a term goes on into an expression: 12.5, 12/5, 2^{10}, 7-9, 5!, 100 - 3 = 97, 12345 mod 1000 = 345
 _OPERATOR_NEXT = re.compile(r"\s*(?:[-+*/^]\s*[\d(\\{]|[./^!]\s*\S|\\(?:frac|sqrt)|mod\b)")
 # starts like a stated value (a number, a sign, LaTeX, a number word) or like a hedge on one
