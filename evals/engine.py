@@ -129,7 +129,14 @@ async def run_attempts(task: Task, samples: list[Sample], client: ModelClient, s
     """
     done, grades = stored if stored is not None else (store.attempts(), store.grades())
     stats = RunStats(total=len(samples) * spec.repeats)
+    by_id = {s.id: s for s in samples}
+    regraded: list[Grade] = []
     for key, att in done.items():
+        if att.repeat < spec.repeats and att.sample_id in by_id and _stale_grade(att, grades.get(key)):
+            # the attempt's line was written but not its grade (a crash between the two, e.g. while an errored
+            # attempt was being retried): grade it now, no request
+            grades[key] = grade_attempt(task, by_id[att.sample_id], att)
+            regraded.append(grades[key])
         if att.repeat < spec.repeats:
             stats.done_before += 1
             g = grades.get(key)
@@ -141,6 +148,8 @@ async def run_attempts(task: Task, samples: list[Sample], client: ModelClient, s
     for item in todo:
         queue.put_nowait(item)
     store.open_for_append()
+    for grade in regraded:
+        store.append_grade(grade)
     grading_slots = asyncio.Semaphore(os.cpu_count() or 1)
     started = time.perf_counter()
     fatal: list[BaseException] = []
@@ -219,6 +228,13 @@ async def run_attempts(task: Task, samples: list[Sample], client: ModelClient, s
     if fatal:
         raise fatal[0]
     return stats
+
+
+def _stale_grade(attempt: Attempt, grade: Grade | None) -> bool:
+    """No grade, or the grade of an earlier line of this key (an error's) under a retried attempt."""
+    if grade is None:
+        return True
+    return attempt.status != "error" and (grade.reason or "").startswith("error: ")
 
 
 def regrade(task: Task, samples: list[Sample], store: RunStore) -> tuple[int, int]:

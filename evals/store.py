@@ -184,6 +184,13 @@ class RunStore:
             self._grades_fh.write(json.dumps(grade.to_dict(), ensure_ascii=False, default=str) + "\n")
             self._grades_fh.flush()
 
+    def append_grade(self, grade: Grade) -> None:
+        """Write one grade alone (an attempt stored before whose grade was not), flushed at once."""
+        if self._grades_fh is None:
+            self.open_for_append()
+        self._grades_fh.write(json.dumps(grade.to_dict(), ensure_ascii=False, default=str) + "\n")
+        self._grades_fh.flush()
+
     def rewrite_grades(self, grades: list[Grade]) -> None:
         """Replace every grade at once (temp file + rename: a crash leaves the old grades whole)."""
         tmp = self.grades_path.with_suffix(".jsonl.tmp")

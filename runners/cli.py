@@ -5,11 +5,13 @@ Examples:
   gptoss-eval -m suite=aime2024,aime2025 effort=low,medium,high  # one server for the sweep
   gptoss-eval server=attach server.base_url=http://gpu-box:8000/v1 client=harmony
   gptoss-eval suite=aime2025 action=regrade                   # re-score stored outputs, no requests
+  gptoss-eval suite=aime2025 action=retry-errors              # send the attempts stored as error again
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import difflib
 import errno
 import logging
@@ -25,6 +27,7 @@ from typing import Any
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import HydraException, InstantiationException, MissingConfigException
+from hydra.experimental.callback import Callback
 from hydra.utils import instantiate
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import InterpolationResolutionError, OmegaConfBaseException
@@ -32,6 +35,15 @@ from omegaconf.errors import InterpolationResolutionError, OmegaConfBaseExceptio
 from evals.balancer import BalancedClient
 from evals.clients import RequestRejected, Sampling, ServerUnavailable
 from evals.engine import RunSpec, RunStats, regrade, run_attempts, settings_hash
+from evals.secrets import (
+    MissingKey,
+    RedactingFilter,
+    Redactor,
+    env_names_in,
+    key_from_env,
+    literal_key_message,
+    literal_keys,
+)
 from evals.store import RunStore, StoreError
 from evals.task import Task, TaskError
 from runners import doctor, serving, shard
@@ -146,6 +158,99 @@ _RULES: dict[str, _Rule] = {
     "doctor": _Rule(bool, nullable=True),
 }
 _ABSENT = object()
+ACTIONS = ("run", "retry-errors", "regrade", "report", "doctor")
+SENDING_ACTIONS = ("run", "retry-errors")  # the actions that start servers and send requests
+
+
+def refuse_literal_keys(cfg: DictConfig) -> None:
+    """An API key written into the config would be stored with the run: keys come by reference (api_key_env)."""
+    found = literal_keys(OmegaConf.to_container(cfg, resolve=False))
+    if found:
+        raise UserError(literal_key_message(found[0]))
+
+
+def config_redactor(cfg: DictConfig) -> Redactor:
+    """A redactor that knows the values of every secret environment variable, the ones the config names too."""
+    return Redactor(env_names_in(OmegaConf.to_container(cfg, resolve=False)))
+
+
+def _redact_node(node: Any, redactor: Redactor, path: str, overrides: bool = False) -> None:
+    """Replace secrets in a config node in place (interpolations are left: they are references, not values)."""
+    from omegaconf import open_dict, read_write
+
+    keys = list(node.keys()) if isinstance(node, DictConfig) else range(len(node))
+    for key in keys:
+        if OmegaConf.is_missing(node, key) or OmegaConf.is_interpolation(node, key):
+            continue
+        value = node[key]
+        here = f"{path}.{key}" if path else str(key)
+        if isinstance(value, DictConfig | ListConfig):
+            _redact_node(value, redactor, here, overrides=overrides or here == "hydra.overrides")
+            continue
+        if not isinstance(value, str):
+            continue
+        if here == "hydra.job.override_dirname":  # the overrides joined by commas
+            new = ",".join(redactor.override(item) for item in value.split(","))
+        elif overrides:  # hydra.overrides.task / .hydra: "key=value" strings
+            new = redactor.override(value, "the override")
+        elif isinstance(node, ListConfig) or path.startswith("hydra"):
+            new = redactor.text(value, here)
+        else:
+            new = redactor.value(str(key), value, here)
+        if new != value:
+            with read_write(node), open_dict(node) if isinstance(node, DictConfig) else contextlib.nullcontext():
+                node[key] = new
+
+
+def redact_config(cfg: DictConfig) -> list[str]:
+    """Replace every secret in the composed config (Hydra's node and overrides included) by ***; where it was."""
+    redactor = config_redactor(cfg)
+    _redact_node(cfg, redactor, "")
+    return redactor.found
+
+
+def warn_redacted(found: list[str]) -> None:
+    if found:
+        places = ", ".join(dict.fromkeys(found))
+        print(f"gptoss-eval: warning: what looks like a secret ({places}) was replaced by *** and is neither used "
+              f"nor stored; pass API keys by reference: export the key and set ...api_key_env=<variable name>",
+              file=sys.stderr)
+
+
+class SecretGuard(Callback):
+    """Before Hydra writes anything (multirun.yaml, .hydra/, the job log): refuse literal API keys and replace
+    whatever else looks like a secret in the config by ***, with a warning."""
+
+    def _guard(self, config: DictConfig) -> None:
+        try:
+            refuse_literal_keys(config)
+        except UserError as exc:  # Hydra turns a callback's exceptions into warnings: exit here
+            print(f"gptoss-eval: error: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
+        warn_redacted(redact_config(config))
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        self._guard(config)
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        self._guard(config)
+
+
+def save_hydra_files(cfg: DictConfig, run_dir: Path) -> None:
+    """Hydra's record of the job (config.yaml, hydra.yaml, overrides.yaml in .hydra/), written once the checks
+    passed (conf/hydra/default.yaml turns Hydra's own early copy off) and redacted like the manifest."""
+    hydra_cfg = HydraConfig.get()
+    folder = run_dir / ".hydra"
+    redactor = config_redactor(cfg)
+    files = {"config.yaml": OmegaConf.to_container(cfg, resolve=False),
+             "hydra.yaml": {"hydra": OmegaConf.to_container(hydra_cfg, resolve=False)},
+             "overrides.yaml": [redactor.override(o) for o in hydra_cfg.overrides.task]}
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, data in files.items():
+        clean = redactor.tree(data) if name != "overrides.yaml" else data
+        tmp = folder / f"{name}.tmp"
+        tmp.write_text(OmegaConf.to_yaml(OmegaConf.create(clean)))
+        tmp.replace(folder / name)
 
 
 def validate(cfg: DictConfig) -> None:
@@ -157,8 +262,9 @@ def validate(cfg: DictConfig) -> None:
     if cfg.shard.index >= cfg.shard.count:
         raise UserError(f"shard.index={cfg.shard.index} is not valid: expected an integer < "
                         f"shard.count={cfg.shard.count}")
-    if cfg.action not in ("run", "regrade", "report", "doctor"):
-        raise UserError(f"action={cfg.action!r} is not valid: expected run, regrade, report or doctor")
+    if cfg.action not in ACTIONS:
+        raise UserError(f"action={cfg.action!r} is not valid: expected run, retry-errors, regrade, report or doctor")
+    refuse_literal_keys(cfg)
     mode = cfg.server.get("mode")
     if mode not in ("spawn", "attach"):
         raise UserError(f"server.mode={mode!r} is not valid: expected spawn or attach (server=spawn|attach)")
@@ -256,6 +362,7 @@ def run_job(cfg: DictConfig) -> dict[str, Any]:
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     store = RunStore(run_dir)
     if cfg.action == "report":
+        save_hydra_files(cfg, run_dir)
         return write_reports([run_dir], run_dir)
     # A damaged store stops here: nothing written, no server started (StoreError names the line).
     store.read_manifest()
@@ -263,30 +370,39 @@ def run_job(cfg: DictConfig) -> dict[str, Any]:
     suite_cfg = OmegaConf.to_container(cfg.suite, resolve=True)
     peer_cfgs = suite_cfg.pop("models", None) or {}
     task = build_task(cfg, suite_cfg)
+    sending = cfg.action in SENDING_ACTIONS
+    python_tool = bool(getattr(task, "needs_python_tool", False))
+    if sending:  # everything that can fail without the model, before a download, a server or a request
+        main_api_key(cfg)
+        for role, peer in peer_cfgs.items():
+            peer_api_key(role, peer)
+            peer_effort(role, peer)
+        if python_tool and cfg.client.transport != "harmony":
+            raise UserError(f"suite {task.name} gives the model the built-in python tool, which only the harmony "
+                            f"transport can declare; add client=harmony (configured: {cfg.client.transport})")
+        preflight = getattr(task, "preflight", None)
+        if preflight is not None:  # e.g. SWE-bench: no Docker engine means no run, not one error per instance
+            preflight()
     samples = task.load()
     shard_index, shard_count = shard.shard_of(cfg)
     if shard_count > 1:  # this job's part of the suite; the settings hash is the whole run's
         samples = shard.split(samples, shard_index, shard_count)
     repeats = int(cfg.repeats or task.default_repeats)
-    settings = build_settings(cfg, task, peer_cfgs)
+    redactor = config_redactor(cfg)
+    # Hashed as stored: a secret never decides the hash, so a rotated key resumes the same run.
+    settings = redactor.tree(build_settings(cfg, task, peer_cfgs))
     shash = settings_hash(settings)
     if cfg.action == "regrade":
         if not store.attempts_path.exists():
             raise UserError(f"nothing to regrade: {store.attempts_path} does not exist")
+        save_hydra_files(cfg, run_dir)
         graded, changed = regrade(task, samples, store)
         log.info("regraded %d attempts in %s (%d scores changed); no request sent", graded, run_dir, changed)
         return finish(task, run_dir)
     store.refuse_other_settings(shash)  # before a server is started for nothing
-    for role, peer in peer_cfgs.items():  # a missing API key or a bad effort: stop before any server or request
-        peer_api_key(role, peer)
-        peer_effort(role, peer)
-    python_tool = bool(getattr(task, "needs_python_tool", False))
-    if python_tool and cfg.client.transport != "harmony":
-        raise UserError(f"suite {task.name} gives the model the built-in python tool, which only the harmony "
-                        f"transport can declare; add client=harmony (configured: {cfg.client.transport})")
-    preflight = getattr(task, "preflight", None)
-    if preflight is not None:  # e.g. SWE-bench: no Docker engine means no run, not one error per instance
-        preflight()
+    retry_errors = cfg.action == "retry-errors"
+    if retry_errors:  # an errored attempt is not done: it is sent again and its new line replaces it
+        stored = ({k: a for k, a in stored[0].items() if a.status != "error"}, stored[1])
 
     run_id = f"{cfg.model.name}/{task.name}/{cfg.effort.name}/{shash}"
     spec = RunSpec(run_id=run_id, suite=task.name, model=cfg.model.name, effort=cfg.effort.name,
@@ -296,12 +412,15 @@ def run_job(cfg: DictConfig) -> dict[str, Any]:
                 "card": cfg.model.get("card"), "card_key": task.card_key(), "effort": cfg.effort.name,
                 "transport": cfg.client.transport, "settings_hash": shash, "settings": settings,
                 "repeats": repeats, "n_samples": len(samples), "versions": versions(), "hardware": hardware(),
-                "config": OmegaConf.to_container(cfg, resolve=True)}
+                "config": redactor.tree(OmegaConf.to_container(cfg, resolve=True))}
+    if redactor.found:  # e.g. a secret that an interpolation resolved into the config
+        log.warning("what looks like a secret (%s) is stored as ***", ", ".join(dict.fromkeys(redactor.found)))
     if shard_count > 1:
         manifest["shard"] = {"index": shard_index, "count": shard_count}
     tool_interpreter = (settings["task"].get("tool_limits") or {}).get("interpreter")
     if tool_interpreter:  # the python tool's interpreter and packages (in the settings too: a change is a new run)
         manifest["versions"]["python_tool"] = tool_interpreter
+    save_hydra_files(cfg, run_dir)
     with serving.endpoint(cfg, run_dir) as ep:
         urls = ep["base_url"]  # several: one client per endpoint behind a balancer
         manifest["server"] = {k: v for k, v in ep.items() if k != "base_url"} | {
@@ -317,7 +436,8 @@ def run_job(cfg: DictConfig) -> dict[str, Any]:
             max_model_len=cfg.model.max_model_len, timeout_s=float(cfg.client.timeout_s),
             read_timeout_s=_read_timeout(cfg), max_retries=int(cfg.client.max_retries), retry_wait_s=float(cfg.client.retry_wait_s),
             max_connections=max(int(cfg.concurrency), 1), start_date=cfg.server.get("system_start_date") or None,
-            stream=bool(cfg.client.get("stream", False)), **({"python_tool": True} if python_tool else {}))
+            stream=bool(cfg.client.get("stream", False)), api_key=main_api_key(cfg),
+            **({"python_tool": True} if python_tool else {}))
         spec.peers = {role: peer_client(cfg, urls, p, role) for role, p in peer_cfgs.items()}
         label = f"{task.name} {cfg.effort.name}"
         done = sum(1 for a in stored[0].values() if a.repeat < repeats)
@@ -348,16 +468,27 @@ def finish(task: Task, run_dir: Path) -> dict[str, Any]:
     return write_reports([run_dir], run_dir)
 
 
-def peer_api_key(role: str, peer: dict[str, Any]) -> str:
-    """A peer's API key: the value of the environment variable its ``api_key_env`` names (UserError if unset)."""
+def main_api_key(cfg: DictConfig) -> str:
+    """The served model's API key (an attached server behind auth): from ``server.api_key_env``, else none."""
+    try:
+        return key_from_env(cfg.server.get("api_key_env"), "server.api_key_env", "the model server")
+    except MissingKey as exc:
+        raise UserError(str(exc)) from None
+
+
+def peer_api_key(role: str, peer: dict[str, Any], server_key: str = "EMPTY") -> str:
+    """A peer's API key: the value of the environment variable its ``api_key_env`` names (UserError if unset).
+
+    A peer on the agent's own server (no base_url, no api_key_env) uses the server's key."""
+    if peer.get("api_key") not in (None, "", "EMPTY"):
+        raise UserError(literal_key_message(f"suite.models.{role}.api_key"))
     name = peer.get("api_key_env")
     if not name:
-        return peer.get("api_key") or "EMPTY"
-    key = os.environ.get(str(name))
-    if not key:
-        raise UserError(f"suite.models.{role}.api_key_env names the environment variable {name}, which is not "
-                        f"set: export {name}=<the API key of {peer.get('base_url') or 'the endpoint'}>")
-    return key
+        return server_key if not peer.get("base_url") else "EMPTY"
+    try:
+        return key_from_env(str(name), f"suite.models.{role}.api_key_env", peer.get("base_url"))
+    except MissingKey as exc:
+        raise UserError(str(exc)) from None
 
 
 def peer_effort(role: str, peer: dict[str, Any]) -> str | None:
@@ -379,7 +510,8 @@ def peer_client(cfg: DictConfig, base_url: str | list[str], peer: dict[str, Any]
                          model=peer.get("model") or cfg.model.served_name, max_model_len=cfg.model.max_model_len,
                          timeout_s=float(cfg.client.timeout_s), read_timeout_s=_read_timeout(cfg),
                          max_retries=int(cfg.client.max_retries),
-                         retry_wait_s=float(cfg.client.retry_wait_s), api_key=peer_api_key(role, peer))
+                         retry_wait_s=float(cfg.client.retry_wait_s),
+                         api_key=peer_api_key(role, peer, main_api_key(cfg)))
     sampling = Sampling(temperature=float(peer.get("temperature", 1.0)), top_p=float(peer.get("top_p", 1.0)),
                         max_tokens=peer.get("max_tokens"))
     return client, peer_effort(role, peer), sampling
@@ -399,6 +531,9 @@ async def _run(task: Task, samples: list, client: Any, store: RunStore, spec: Ru
 def app(cfg: DictConfig) -> None:
     register_resolvers()  # again: a cluster launcher (submitit) runs this function in a fresh process
     started = time.time()
+    secret_filter = RedactingFilter(config_redactor(cfg))  # no log line carries a secret's value
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(secret_filter)
     try:
         with sigterm_as_exit():
             paths = run_job(cfg)
