@@ -55,7 +55,8 @@ check_venv() {
   # Prints what is wrong and fails; silent when the venv is complete. Reads metadata only (no import of
   # torch or vLLM, which would need a GPU driver to be meaningful).
   [[ -x "${PY}" ]] || { echo "no venv at ${VENV}"; return 1; }
-  "${PY}" - "$VLLM_VERSION" "$TORCH_VERSION" <<'EOF'
+  # From /: the current folder is on a stdin script's sys.path, and a checkout's gptoss_eval.egg-info would count.
+  ( cd / && "${PY}" - "$VLLM_VERSION" "$TORCH_VERSION" ) <<'EOF'
 import importlib.metadata as md, importlib.util, sys
 want_vllm, want_torch = sys.argv[1], sys.argv[2]
 def version(dist):
@@ -112,8 +113,8 @@ if [[ "${1:-}" == "--dry-run" ]]; then
 fi
 
 rm -f "${STAMP}"
-if "${PY}" -c "import importlib.metadata as md, sys; sys.exit(md.version('vllm') != sys.argv[1])" \
-    "${VLLM_VERSION}" 2>/dev/null; then
+if ( cd / && "${PY}" -c "import importlib.metadata as md, sys; sys.exit(md.version('vllm') != sys.argv[1])" \
+    "${VLLM_VERSION}" ) 2>/dev/null; then
   log "vllm==${VLLM_VERSION} already installed"
 else
   log "installing ${REQUIREMENTS[*]} (~4 GB download, ~8.5 GB on disk)"
