@@ -4,7 +4,8 @@ A card is a `### ...` heading under `## Protocol cards` naming its suites as `su
 | point | published | ours | to restore |. Options are the backticked `key=value` spans of the table. Each one
 is checked twice: the key exists in the suite's composed config (a dotted path, or a config group for
 `client=`, `suite/models=`...), and Hydra composes the suite with that override. A renamed or removed option
-fails here, naming the card and the option.
+fails here, naming the card and the option. A value in the "ours" column must also be the suite's default, so a
+changed default fails until the card says the new one.
 """
 
 from __future__ import annotations
@@ -64,7 +65,8 @@ def compose_suite():
     register_resolvers()
     GlobalHydra.instance().clear()
     with initialize_config_module(config_module="conf", version_base="1.3"):
-        yield lambda suite, extra=(): compose("config", overrides=[f"suite={suite}", *extra])
+        yield lambda suite, extra=(), hydra=False: compose("config", overrides=[f"suite={suite}", *extra],
+                                                          return_hydra_config=hydra)
     GlobalHydra.instance().clear()
 
 
@@ -121,6 +123,31 @@ def test_every_option_a_card_names_exists_for_its_suite(compose_suite, card, sui
             compose_suite(suite, [f"{key}={value}"])
         except HydraException as exc:
             pytest.fail(f"{card['heading']}: suite={suite} {key}={value} does not compose: {exc}")
+
+
+def _same(default: object, written: str) -> bool:
+    if default is None or isinstance(default, bool):
+        return written == {None: "null", True: "true", False: "false"}[default]
+    if isinstance(default, (int, float)):
+        try:
+            return float(written) == default
+        except ValueError:
+            return False
+    return str(default) == written
+
+
+@pytest.mark.parametrize("card,suite", list(_card_suites()))
+def test_what_the_ours_column_says_is_the_default(compose_suite, card, suite):
+    """A value the "ours" column gives (`suite.max_steps=30`, `suite/models=self`) is what the suite runs with
+    unless told otherwise; a changed default fails here until the card says the new one."""
+    cfg = compose_suite(suite, (), True)
+    for row in card["rows"]:
+        for key, value in OPTION.findall(row[2]):
+            if key in ("suite", "client", "effort"):  # run choices the row tells you to make, not defaults
+                continue
+            default = cfg.hydra.runtime.choices.get(key) if "/" in key else OmegaConf.select(cfg, key)
+            assert _same(default, value), f"{card['heading']} / {row[0]}: the card says {key}={value}, " \
+                                          f"suite={suite} runs with {default}"
 
 
 def test_the_check_catches_a_renamed_option(compose_suite):
