@@ -41,6 +41,7 @@ from lm_eval.api.registry import register_model
 
 from evals.clients import ModelClient, RequestRejected, Sampling, make_client
 from evals.engine import derive_seed, episode_status
+from evals.secrets import NOT_A_KEY, MissingKey, key_from_env
 from evals.store import RunStore
 from evals.task import Episode, assistant_message
 from evals.types import EFFORTS, Attempt, ModelOutput, attempt_key
@@ -77,7 +78,8 @@ class GptOssHarmonyLM(HarmonyChatTemplate, LM):
                  effort: str = "medium", run_dir: str | None = None, seed: int = 0, concurrency: int = 16,
                  temperature: float = 1.0, top_p: float = 1.0, max_tokens: int | None = None,
                  max_model_len: int | None = None, timeout_s: float = 3600.0, max_retries: int = 5,
-                 retry_wait_s: float = 1.0, api_key: str = "EMPTY", start_date: str | None = None,
+                 retry_wait_s: float = 1.0, api_key: str = "EMPTY", api_key_env: str | None = None,
+                 start_date: str | None = None,
                  model_name: str | None = None, suite: str = SUITE, replay_only: bool = False,
                  client: ModelClient | None = None, store: RunStore | None = None, run_id: str | None = None,
                  settings_hash: str | None = None, **unused: Any) -> None:
@@ -88,6 +90,9 @@ class GptOssHarmonyLM(HarmonyChatTemplate, LM):
             raise BridgeError(f"{MODEL_NAME}: unknown model_args {sorted(unknown)}")
         if effort not in EFFORTS:
             raise BridgeError(f"{MODEL_NAME}: effort must be one of {EFFORTS}, got {effort!r}")
+        if str(api_key) not in NOT_A_KEY:  # lm-eval writes model_args into its results and logs
+            raise BridgeError(f"{MODEL_NAME}: model_args api_key would be written into lm-eval's results; put the "
+                              f"key in an environment variable and pass api_key_env=<its name> instead")
         self.effort = effort
         self.seed = int(seed)
         self.concurrency = max(1, int(concurrency))
@@ -100,8 +105,12 @@ class GptOssHarmonyLM(HarmonyChatTemplate, LM):
         if self.client is None and not self.replay_only:
             if not base_url or not model:
                 raise BridgeError(f"{MODEL_NAME}: model_args need base_url=... and model=... (the served name)")
+            try:
+                key = key_from_env(api_key_env, f"{MODEL_NAME} model_args api_key_env", str(base_url))
+            except MissingKey as exc:
+                raise BridgeError(str(exc)) from None
             kwargs: dict[str, Any] = {"base_url": str(base_url), "model": str(model),
-                                      "max_model_len": _opt_int(max_model_len), "api_key": str(api_key),
+                                      "max_model_len": _opt_int(max_model_len), "api_key": key,
                                       "timeout_s": float(timeout_s), "max_retries": int(max_retries),
                                       "retry_wait_s": float(retry_wait_s), "max_connections": self.concurrency}
             if start_date:

@@ -122,6 +122,7 @@ class ScriptedServer:
         if self.log:
             self.log.write(json.dumps({"n": n, "path": request.path, "effort": effort, "seed": body.get("seed"),
                                        "user": user_text[-200:], "t": time.time(),
+                                       "authorization": request.headers.get("Authorization"),
                                        "temperature": body.get("temperature"), "stream": bool(body.get("stream")),
                                        "max_tokens": body.get("max_tokens", body.get("max_output_tokens"))}) + "\n")
         if faults["error_rate"] and self.rng.random() < float(faults["error_rate"]):
