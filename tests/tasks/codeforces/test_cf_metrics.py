@@ -122,6 +122,7 @@ def test_section_lists_only_codeforces_runs(tmp_path):
     assert section.startswith("## Codeforces")
     assert "not a contest simulation" in section and section.count("| gpt-oss-120b | high |") == 1
     assert "| 2463 |" in section  # the card's high-effort Elo beside ours
+    assert "per-problem difficulty offset" in section and "profile-likelihood interval" in section  # the method
     assert "| verdict | attempts | % |" in section and "| AC | 3 | 75.0 |" in section
     assert codeforces_section([tmp_path / "aime"]) == ""
     empty = _store(tmp_path, "unrated", [("1A", None, ["AC"])])
