@@ -8,12 +8,15 @@ captured them), so each run must end exactly as the scripted capture run did (``
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ScriptedServerProcess, needs_bwrap, run_cli
-from tests.runners.conftest import start_vllm_cpu, tiny_checkpoint
+from tests.conftest import ROOT, ScriptedServerProcess, needs_bwrap, run_cli
+from tests.runners.conftest import start_vllm_cpu, tiny_checkpoint, vllm_python
 from tests.support import tiny_tool_cases as cases
 
 pytestmark = [pytest.mark.vllm, needs_bwrap]
@@ -61,3 +64,36 @@ def test_tau_retail_agent_looks_the_user_up_through_vllms_tokens(tools_server, s
         pytest.skip(f"Tau-Bench retail data not found at {cases.TAU_DATA}")
     _run_case("tau_retail", tools_server.base_url, tmp_path,
               f"suite.models.user_simulator.base_url={simulator.base_url}")
+
+
+# vLLM's own Harmony layer (its Responses path with a tool server) describing our container namespace.
+_VLLM_SYSTEM_MESSAGE = """
+import json
+from evals.harmony import ensure_offline_vocab
+ensure_offline_vocab()
+from openai_harmony import ToolDescription, ToolNamespaceConfig
+from vllm.entrypoints.openai.parser.harmony_utils import get_encoding, get_system_message
+from tasks.swebench.task import container_namespace
+ns = container_namespace("/testbed", 180, 1200)
+config = ToolNamespaceConfig(name=ns["name"], description=ns["description"], tools=[
+    ToolDescription.new(t["name"], t["description"], parameters=t["parameters"]) for t in ns["tools"]])
+message = get_system_message(reasoning_effort="low", start_date="2026-01-01", container_description=config)
+print(json.dumps(list(get_encoding().render(message))))
+"""
+
+
+def test_vllms_harmony_layer_renders_our_container_system_message_token_for_token():
+    """The token-level transport renders the system message itself (vLLM's /v1/completions takes token ids and
+    needs nothing for container.exec); what it renders is what vLLM's own Harmony code would, with vLLM's
+    openai-harmony build."""
+    from evals import harmony
+    from tasks.swebench.task import container_namespace
+
+    proc = subprocess.run([str(vllm_python()), "-c", _VLLM_SYSTEM_MESSAGE], cwd=ROOT, capture_output=True,
+                          text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    theirs = json.loads(proc.stdout.strip().splitlines()[-1])
+    ours = harmony.encoding().render(harmony.system_message(
+        "low", "2026-01-01", namespaces=[container_namespace("/testbed", 180, 1200)]))
+    assert list(ours) == theirs
+    assert "namespace container {" in harmony.encoding().decode(theirs)
