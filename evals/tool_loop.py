@@ -13,9 +13,9 @@ types listed in ``fatal`` (infrastructure that makes the whole run meaningless) 
 
 The call limit is a backstop, not part of the protocol (no reference harness has one, and the model is never
 told of it), so its default, 8,192, cannot be met before the card's 131,072-token context is full: a round of
-a realistic size (a one-line thought, a short sympy cell and its output, ~126 tokens) fills that context after
-about 1,040 calls, and even the smallest possible round (a one-character cell and its one-line result, 22
-tokens) after about 5,950 (tests/bench/bench_tool_calls.py). It only matters with a longer context or a limit
+a realistic size (a one-line thought, a short sympy cell and its output, 126 tokens) filled that context after
+1,038 calls, and even the smallest possible round (a one-character cell and its one-line result, 22 tokens)
+fits 5,948 times (tests/bench/bench_tool_calls.py). It only matters with a longer context or a limit
 set lower; the report counts, per run, the attempts that met it (a WARNING when any did).
 
 :func:`solve_with_python` is the with-tools mode of a single-turn task: a fresh sandboxed kernel per attempt,
