@@ -61,10 +61,11 @@ class SmokeVerdict(Callback):
     def __init__(self) -> None:
         self._run_dir: Path | None = None
         self._printed = False
+        # from the start: a server check may stop the run before the job (and on_job_start) begins
+        atexit.register(self._stopped_early)
 
     def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
         self._run_dir = Path(config.hydra.runtime.output_dir)
-        atexit.register(self._stopped_early)
 
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
         run_dir = self._run_dir or Path(config.hydra.runtime.output_dir)
@@ -80,7 +81,8 @@ class SmokeVerdict(Callback):
 
     def _stopped_early(self) -> None:
         if not self._printed:
-            self._say(f"{LABEL}: FAIL: the run stopped before its report (the error above); run dir: {self._run_dir}")
+            where = f"; run dir: {self._run_dir}" if self._run_dir else ""
+            self._say(f"{LABEL}: FAIL: the run stopped before its report (the error above){where}")
 
     def _say(self, line: str) -> None:
         self._printed = True

@@ -221,12 +221,13 @@ def test_the_gpu_profile_without_a_gpu_is_one_line_before_anything_starts(tmp_pa
     if nvidia_gpus():
         pytest.skip("this machine has an NVIDIA GPU")
     python = server_venv(tmp_path / "vllm-0.32.0", "0.32.0", dists={"torch": "2.13.0"})
-    if sweep:  # README's main job: AIME 2024 + 2025 x three efforts on one server
-        root = tmp_path / "runs"
+    root = tmp_path / "runs"
+    if sweep:  # README's main job: AIME 2024 + 2025 x three efforts on one server (data from the hub: not read)
         proc = run_cli("experiment=aime_card", f"server.python={python}", f"paths.root={root}", "progress=false")
         line = _one_line_exit_2(proc, root)
-        assert not root.exists()  # not even Hydra's sweep folder
-    else:
-        line = _run(tmp_path, f"server.python={python}")
+    else:  # the hub's AIME 2025: the check comes before the data is read
+        proc = run_cli(f"server.python={python}", f"paths.root={root}", "progress=false")
+        line = _one_line_exit_2(proc, root)
+    assert not root.exists()  # not even Hydra's run folder
     assert line.startswith("gptoss-eval: error: no NVIDIA GPU found on this machine")
     assert "server=attach" in line
