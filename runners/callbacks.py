@@ -37,23 +37,6 @@ class SharedServer(Callback):
             print(f"gptoss-eval: error: {exc}", file=sys.stderr)
             raise SystemExit(2) from None
 
-    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
-        """One run: the server's environment is checked before the job reads data or writes anything."""
-        from runners.cli import UserError, register_resolvers, validate
-
-        register_resolvers()
-        if config.get("action", "run") in ("regrade", "report") or config.server.mode != "spawn":
-            return
-        try:
-            validate(config)
-        except UserError:  # the job refuses its config with its own line
-            return
-        try:
-            serving.replica_configs(config, Path(config.hydra.run.dir))[0].check_environment()
-        except serving.ServerStartError as exc:  # e.g. no GPU, another vLLM than pinned (Hydra would only warn)
-            print(f"gptoss-eval: error: {exc}", file=sys.stderr)
-            raise SystemExit(2) from None
-
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         from runners.cli import UserError, register_resolvers, validate
 
