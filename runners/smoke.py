@@ -1,6 +1,7 @@
 """The GPU smoke's verdict: one PASS / FAIL line with the report's path after ``experiment=gpu_smoke``.
 
-PASS means the whole main-job path worked on this machine: the server started from its own venv, every attempt
+PASS means the whole main-job path worked on this machine: the server started from its own venv and passed the
+doctor's checks (``doctor: true`` in the preset; a failed check stops the run before sampling), every attempt
 came back with an answer on the final channel (none errored, truncated or malformed), every answer was graded,
 and the report was written. The score itself does not decide: 5 problems x 1 repeat cannot tell a good model
 from a slightly worse one (the CI workflow's compare step gates the score). A FAIL exits 1.
@@ -38,6 +39,8 @@ def verdict(run_dir: Path, report: str | None) -> tuple[bool, str]:
     graded = [grades[k] for k in attempts if k in grades and grades[k].score is not None]
     correct = sum(1 for g in graded if g.score and g.score > 0)
     vllm = (manifest.get("versions") or {}).get("vllm_server") or "unknown"
+    checks = Counter(str(c.get("status")) for c in manifest.get("doctor") or [])
+    doctor = f", server checks {checks['PASS']} passed / {checks['WARN']} warned" if checks else ""
     where = f"report: {report}" if report else f"run dir: {run_dir} (no report)"
     problems = []
     if expected == 0 or len(attempts) < expected:
@@ -52,7 +55,7 @@ def verdict(run_dir: Path, report: str | None) -> tuple[bool, str]:
     if problems:
         return False, f"{LABEL}: FAIL: {'; '.join(problems)}; {where}"
     return True, (f"{LABEL}: PASS: {answered}/{expected} attempts answered on the final channel and graded "
-                  f"({correct} correct), vLLM {vllm}; {where}")
+                  f"({correct} correct), vLLM {vllm}{doctor}; {where}")
 
 
 class SmokeVerdict(Callback):

@@ -57,6 +57,7 @@ def test_the_preset_is_gpt_oss_20b_five_aime_2025_problems_once_at_low_effort():
     assert (cfg.suite.name, cfg.suite.hf_id, cfg.suite.limit, cfg.repeats) == ("aime2025", "MathArena/aime_2025", 5, 1)
     assert (cfg.effort.name, cfg.client.transport, cfg.server.mode) == ("low", "chat", "spawn")
     assert cfg.hydra.callbacks.smoke_verdict._target_ == "runners.smoke.SmokeVerdict"
+    assert cfg.doctor is True  # the server checks before sampling, whatever server mode
     [server] = replica_configs(cfg, Path("/tmp/unused"))
     assert server.argv(8000)[:3] == [cfg.server.python, "-m", "vllm.entrypoints.openai.api_server"]
     assert server.device == "cuda" and server.vllm_version == "0.32.0"
@@ -67,6 +68,7 @@ def test_a_healthy_server_passes_and_the_line_names_the_report(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     line = _verdict(proc.stdout)
     assert line.startswith("gpu_smoke: PASS: 5/5 attempts answered on the final channel and graded (4 correct)")
+    assert re.search(r"server checks \d+ passed / \d+ warned;", line), line
     [run_dir] = (tmp_path / "runs").glob("gpu_smoke-*/gpt-oss-20b/aime2025/low")  # a fresh tag per smoke
     report = Path(re.search(r"report: (\S+)$", line)[1])
     assert report == run_dir / "report.md" and report.exists()
@@ -84,6 +86,14 @@ def test_an_attempt_without_a_final_answer_fails_the_smoke_with_exit_1(tmp_path)
     line = _verdict(proc.stdout)
     assert line.startswith("gpu_smoke: FAIL: 1 without a final answer (truncated: 1)"), line
     assert re.search(r"report: \S+/gpu_smoke-[0-9-]+/gpt-oss-20b/aime2025/low/report\.md$", line), line
+
+
+def test_a_server_check_that_fails_stops_the_smoke_before_sampling(tmp_path):
+    proc = _smoke(tmp_path, {**_script(), "server": {"effort_ignored": True}})  # the "AIME25 = 80" server
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert "FAIL effort takes effect" in proc.stdout + proc.stderr
+    assert _verdict(proc.stdout).startswith("gpu_smoke: FAIL: the run stopped before its report")
+    assert not list((tmp_path / "runs").rglob("attempts.jsonl"))  # nothing sampled
 
 
 def test_a_server_that_answers_with_errors_fails_the_smoke(tmp_path):
