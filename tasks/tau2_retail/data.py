@@ -10,10 +10,14 @@ Two folder layouts are accepted (see :func:`resolve_data_dir`):
       prompts.json                                  agent instruction, prompt templates, greeting, stop tokens
       tools.json (optional)                         the agent's tool schemas, dumped from tau2's own code
 
-* a *tau2-bench checkout* (``git clone https://github.com/sierra-research/tau2-bench``): its root, where
+* a *tau2-bench checkout* (``git clone https://github.com/sierra-research/tau2-bench``, or what
+  ``gptoss-eval-data fetch tau2_retail`` puts in its cache, the default when no folder is given): its root, where
   ``data/tau2/domains/retail/`` holds db/policy/tasks/splits and ``data/tau2/user_simulator/
-  simulation_guidelines.md`` the guidelines. ``prompts.json`` is not an upstream file (tau2 keeps the agent
-  instruction in ``src/tau2/agent/llm_agent.py``): put a copy in ``data/tau2/domains/retail/``.
+  simulation_guidelines.md`` the guidelines. tau2 keeps the rest in code; without a ``prompts.json`` it is read
+  from the checkout's sources with :mod:`ast` (nothing executed, see :func:`read_source_prompts`): the agent
+  instruction and system-prompt template from ``src/tau2/agent/llm_agent.py``, the user system-prompt template
+  from ``src/tau2/user/user_simulator.py``, the stop tokens from ``src/tau2/user/user_simulator_base.py`` and the
+  greeting from ``src/tau2/orchestrator/orchestrator.py``.
 
 The database is normalised once, at load, to what tau2's pydantic models dump: every record's keys in
 model field order, the optional order fields present as ``null``, prices and balances as floats. Tool
@@ -23,6 +27,7 @@ then exactly tau2's.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import os
@@ -60,16 +65,23 @@ FILE_SHA256: dict[str, str] = {
     "user_simulation_guidelines.md": "740a29dfa64d7bc08eea3bf7493575b914a63f744acbaf7f199ee07eddaf72d3",
 }
 
+#: sha256 of the prompts (see :func:`prompts_sha256`) read from tau2-bench @ a2c0247's sources or prompts.json.
+PROMPTS_SHA256 = "05fd823080207b024cf67b641bc0fa10fa8d3a9e8e47b017c1f3777412abf1ad"
+PROMPT_KEYS = ("agent_instruction", "agent_system_prompt_template", "user_system_prompt_template",
+               "first_agent_message", "user_stop_tokens")
+#: The tau2 sources the prompts are read from, relative to the checkout root.
+PROMPT_SOURCES = {"agent": "src/tau2/agent/llm_agent.py", "user": "src/tau2/user/user_simulator.py",
+                  "stop": "src/tau2/user/user_simulator_base.py", "greeting": "src/tau2/orchestrator/orchestrator.py"}
+
 #: tau2 hash (see :func:`db_hash`) of the untouched, normalised database of the pinned db.json.
 INITIAL_DB_HASH = "b25c9cb211f5efcaee5dd646054a73c4a9f43f4f5acc32c10713cd9f9ac20e9c"
 
+FETCH = "gptoss-eval-data fetch tau2_retail"
 HOW_TO_GET = (
-    "Point suite.data_dir / --data-dir / $TAU2_RETAIL_DATA at either (a) a folder with db.json, policy.md, "
-    "split_tasks.json, tasks.json and/or tasks_2025-06-release.json, user_simulation_guidelines.md and "
-    "prompts.json, or (b) a tau2-bench checkout "
-    "(`git clone https://github.com/sierra-research/tau2-bench`; data/tau2/domains/retail/ holds db, policy, "
-    "tasks and splits, data/tau2/user_simulator/simulation_guidelines.md the guidelines) with prompts.json "
-    "copied into data/tau2/domains/retail/."
+    f"Run `{FETCH}` (the default folder is its cache), or point suite.data_dir / --data-dir / $TAU2_RETAIL_DATA "
+    "at a tau2-bench checkout (`git clone https://github.com/sierra-research/tau2-bench`; its data/ and src/tau2/ "
+    "are read) or at a folder with db.json, policy.md, split_tasks.json, tasks.json and/or "
+    "tasks_2025-06-release.json, user_simulation_guidelines.md and prompts.json."
 )
 
 # Field order of tau2's pydantic models (model_dump order), for the normalisation.
@@ -82,6 +94,74 @@ _ORDER_OPTIONAL = ("cancel_reason", "exchange_items", "exchange_new_items", "exc
 
 class Tau2RetailDataError(TauRetailDataError):
     """A tau2 data file is missing, unreadable or does not match its pinned hash."""
+
+
+def prompts_sha256(prompts: dict[str, Any]) -> str:
+    """sha256 of the prompt fields the harness uses, as canonical JSON (independent of where they were read)."""
+    return sha256_bytes(json.dumps({k: prompts[k] for k in PROMPT_KEYS}, sort_keys=True).encode("utf-8"))
+
+
+def _strip_string(node: ast.AST | None) -> str | None:
+    """The value of a string literal, or of a string literal's ``.strip()`` (how tau2 writes its templates)."""
+    strip = False
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "strip" \
+            and not node.args:
+        node, strip = node.func.value, True
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value.strip() if strip else node.value
+    return None
+
+
+def _module_assignments(source: str) -> dict[str, ast.AST]:
+    out: dict[str, ast.AST] = {}
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.Assign):
+            for t in node.targets:
+                if isinstance(t, ast.Name):
+                    out[t.id] = node.value
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
+            out[node.target.id] = node.value
+    return out
+
+
+def read_source_prompts(checkout: str | os.PathLike[str]) -> dict[str, Any]:
+    """The prompts tau2 keeps in code, read from a tau2-bench checkout's sources with :mod:`ast` (nothing is
+    executed). The user template's guidelines placeholder is renamed to ours (``{global_user_sim_guidelines}``):
+    tau2 fills it with the guidelines after putting a persona's text at ``<PERSONA_GUIDELINES>``, and retail
+    runs have no persona. Raises :class:`Tau2RetailDataError` naming the file that lacks a value."""
+    root = Path(checkout)
+    trees: dict[str, dict[str, ast.AST]] = {}
+    for key, rel in PROMPT_SOURCES.items():
+        path = root / rel
+        try:
+            trees[key] = _module_assignments(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise Tau2RetailDataError(f"Missing tau2 source {str(path)!r} (the prompts are read from it). "
+                                      f"{HOW_TO_GET}") from None
+        except (OSError, SyntaxError, UnicodeDecodeError) as e:
+            raise Tau2RetailDataError(f"Cannot read tau2 source {str(path)!r}: {e}") from e
+
+    def need(key: str, name: str) -> str:
+        value = _strip_string(trees[key].get(name))
+        if value is None:
+            raise Tau2RetailDataError(f"tau2 source {str(root / PROMPT_SOURCES[key])!r} has no string {name}")
+        return value
+
+    greeting = None
+    call = trees["greeting"].get("DEFAULT_FIRST_AGENT_MESSAGE")
+    if isinstance(call, ast.Call):
+        greeting = next((_strip_string(k.value) for k in call.keywords if k.arg == "content"), None)
+    if greeting is None:
+        raise Tau2RetailDataError(f"tau2 source {str(root / PROMPT_SOURCES['greeting'])!r} has no "
+                                  "DEFAULT_FIRST_AGENT_MESSAGE with a string content")
+    user_template = need("user", "SYSTEM_PROMPT").replace("{global_user_sim_guidelines_with_persona}",
+                                                          "{global_user_sim_guidelines}")
+    return {"agent_instruction": need("agent", "AGENT_INSTRUCTION"),
+            "agent_system_prompt_template": need("agent", "SYSTEM_PROMPT"),
+            "user_system_prompt_template": user_template,
+            "first_agent_message": greeting,
+            "user_stop_tokens": [need("stop", "STOP"), need("stop", "TRANSFER"), need("stop", "OUT_OF_SCOPE")],
+            "source": str(root / "src" / "tau2")}
 
 
 def db_hash(db: dict[str, Any]) -> str:
@@ -191,10 +271,7 @@ def parse_task(record: dict[str, Any], release: str) -> Tau2Task:
 def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> tuple[Path, Path | None]:
     """``(retail folder, tau2-bench checkout root or None)``."""
     if data_dir is None:
-        env = os.environ.get(ENV_VAR)
-        if not env:
-            raise Tau2RetailDataError(f"No tau2 retail data folder given and ${ENV_VAR} is not set. {HOW_TO_GET}")
-        data_dir = env
+        data_dir = os.environ.get(ENV_VAR) or _cached_checkout()
     p = Path(data_dir).expanduser()
     if not p.is_dir():
         raise Tau2RetailDataError(f"tau2 retail data folder {str(p)!r} does not exist. {HOW_TO_GET}")
@@ -206,6 +283,17 @@ def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> tuple[Pa
         return p, None
     raise Tau2RetailDataError(f"{str(p)!r} is neither a tau2 retail data folder (db.json, tasks.json, ...) nor a "
                               f"tau2-bench checkout (data/tau2/domains/retail/db.json). {HOW_TO_GET}")
+
+
+def _cached_checkout() -> Path:
+    """The ``gptoss-eval-data`` cache folder of tau2 retail (pinned revision); missing: one line saying how to
+    fetch it."""
+    from runners.data import DataFetchError, cached_dir
+
+    try:
+        return cached_dir("tau2_retail", f"no data folder given and ${ENV_VAR} is not set")
+    except DataFetchError as e:
+        raise Tau2RetailDataError(str(e)) from None
 
 
 @dataclass
@@ -234,8 +322,8 @@ class Tau2Data(DataSet):
     def read_bytes(self, name: str) -> bytes:
         path = self.path(name)
         expected = FILE_SHA256.get(name)
-        hint = (" prompts.json is not an upstream file: copy it from a bundle folder."
-                if name == "prompts.json" else "")
+        hint = (" A folder of data files needs prompts.json; a tau2-bench checkout has the prompts in its "
+                "src/tau2/ sources instead." if name == "prompts.json" else "")
         raw = read_data_file(path, expected, Tau2RetailDataError, "tau2 retail data file", HOW_TO_GET, hint)
         if self.verify and expected is not None:
             got = sha256_bytes(raw)
@@ -320,12 +408,20 @@ class Tau2Data(DataSet):
     @property
     def prompts(self) -> dict[str, Any]:
         def build() -> dict[str, Any]:
-            p = self.read_json("prompts.json")
-            need = ("agent_instruction", "agent_system_prompt_template", "user_system_prompt_template",
-                    "first_agent_message", "user_stop_tokens")
-            missing = [k for k in need if k not in p]
-            if missing:
-                raise Tau2RetailDataError(f"{str(self.path('prompts.json'))!r} lacks {missing}")
+            if self.checkout is not None and not self.path("prompts.json").exists():
+                p = read_source_prompts(self.checkout)
+                where = str(self.checkout / "src" / "tau2")
+            else:
+                p = self.read_json("prompts.json")
+                where = str(self.path("prompts.json"))
+                missing = [k for k in PROMPT_KEYS if k not in p]
+                if missing:
+                    raise Tau2RetailDataError(f"{where!r} lacks {missing}")
+            got = prompts_sha256(p)
+            if self.verify and got != PROMPTS_SHA256:
+                raise Tau2RetailDataError(f"tau2 prompts read from {where!r} have sha256 {got}, expected "
+                                          f"{PROMPTS_SHA256} (tau2-bench @ a2c0247); set suite.verify_data=false "
+                                          "to run another tau2 version")
             return p
 
         return self.cached("prompts", build)

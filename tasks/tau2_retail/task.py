@@ -34,6 +34,7 @@ from typing import Any
 from evals.clients import RequestRejected
 from evals.task import DataUnavailable, Episode, ModelSession, Task
 from evals.types import Attempt, Grade, ModelOutput, Sample
+from runners.data import provenance
 from tasks.tau_retail.task import (
     SIMULATOR_ROLE,
     SUCCESS_EPS,
@@ -51,7 +52,15 @@ from tasks.tau_retail.task import (
     tau_section,
 )
 
-from .data import RELEASES, SUPPORTED_REWARDS, Tau2Data, Tau2RetailDataError, Tau2Task, load_data
+from .data import (
+    RELEASES,
+    SUPPORTED_REWARDS,
+    Tau2Data,
+    Tau2RetailDataError,
+    Tau2Task,
+    load_data,
+    prompts_sha256,
+)
 from .env import (
     JUDGE_SYSTEM,
     Tau2Env,
@@ -295,6 +304,9 @@ class Tau2RetailTask(Task):
         def digest(name: str) -> str:
             return hashlib.sha256(data.path(name).read_bytes()).hexdigest()
 
+        files = [n for n in ("policy.md", "prompts.json", "user_simulation_guidelines.md", RELEASES[self.release],
+                             "split_tasks.json") if n != "prompts.json" or data.path(n).exists()]
+
         return {"name": self.name, "version": self.version, "benchmark": "tau2-bench retail", "release": self.release,
                 "split": self.split, "task_ids": self.task_ids, "limit": self.limit, "max_steps": self.max_steps,
                 "max_errors": self.max_errors, "malformed_args": self.malformed_args,
@@ -302,8 +314,8 @@ class Tau2RetailTask(Task):
                 "tools_source": "tools.json" if data.tools_json is not None else "builtin",
                 "tools_sha256": hashlib.sha256(tools).hexdigest(),
                 "judge_prompt_sha256": hashlib.sha256(JUDGE_SYSTEM.encode()).hexdigest(),
-                "files_sha256": {n: digest(n) for n in ("policy.md", "prompts.json", "user_simulation_guidelines.md",
-                                                        RELEASES[self.release], "split_tasks.json")}}
+                "prompts_sha256": prompts_sha256(data.prompts), "data_fetch": provenance(data.root),
+                "files_sha256": {n: digest(n) for n in files}}
 
     def card_key(self) -> str | None:
         return NAME  # not a model-card row (the card's number is v1); keys the report section

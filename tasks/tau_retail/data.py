@@ -2,7 +2,7 @@
 
 Two folder layouts are accepted (see :func:`resolve_data_dir`):
 
-* the *bundle* layout (our format, e.g. a copy of ``shared/data/tau_bench/v1_retail``)::
+* the *bundle* layout (the data as JSON files in one folder)::
 
       users.json orders.json products.json            the database
       tasks_test.json tasks_dev.json tasks_train.json  tasks (JSON, ``kwargs`` actions)
@@ -18,7 +18,8 @@ Two folder layouts are accepted (see :func:`resolve_data_dir`):
   ``user_sim_prompt.json``: the simulator template is then read the same way from the ``llm`` strategy's
   ``build_system_prompt`` in ``tau_bench/envs/user.py`` and must equal the v1 template (pinned sha256; later
   upstream commits added rules to it). Upstream has no ``gt_db_hashes.json`` either (only the selfcheck
-  needs it).
+  needs it). ``gptoss-eval-data fetch tau_retail`` puts the upstream files at commit 59a200c in its cache, which
+  is the folder read when none is given.
 
 Every file of the bundle layout is checked against a pinned sha256; a missing or modified file raises
 :class:`TauRetailDataError` naming the file and the expected hash.  For the upstream layout the
@@ -42,7 +43,7 @@ SPLITS: tuple[str, ...] = ("test", "dev", "train")
 SPLIT_SIZES: dict[str, int] = {"test": 115, "dev": 20, "train": 500}
 DB_SECTIONS: tuple[str, ...] = ("orders", "products", "users")
 
-#: sha256 of each file of the bundle layout (shared/data/tau_bench/v1_retail, tau-bench @ 59a200c).
+#: sha256 of each file of the bundle layout (tau-bench @ 59a200c).
 FILE_SHA256: dict[str, str] = {
     "gt_db_hashes.json": "ba486d01c1fefef3aeb0efd2f41ab6b4823b105c84a195f0a4c32a8a93411943",
     "orders.json": "2598a12586d28f2d6bd16bc86f4c800029b6af18e0abb5c475ef5c869c11ced1",
@@ -60,8 +61,8 @@ FILE_SHA256: dict[str, str] = {
 #: sha256 of the v1 ``llm`` user-simulator template (``system_prompt_template`` of user_sim_prompt.json).
 USER_SIM_TEMPLATE_SHA256 = "86c3bd3439bedb76a5402c29851244780b54e1b41bb576bbf407ff94d65ebe6e"
 USER_SIM_HOW_TO_GET = (
-    "Copy user_sim_prompt.json from a bundle folder (e.g. shared/data/tau_bench/v1_retail) next to the data, or "
-    "point at a whole tau-bench checkout at commit 59a200c, whose tau_bench/envs/user.py holds the template."
+    "Put user_sim_prompt.json next to the data, or point at a whole tau-bench checkout at commit 59a200c "
+    "(`gptoss-eval-data fetch tau_retail` makes one), whose tau_bench/envs/user.py holds the template."
 )
 
 #: Canonical hash (spec section 6) of the untouched database.
@@ -76,9 +77,10 @@ TASKS_CONTENT_SHA256: dict[str, str] = {
 }
 
 HOW_TO_GET = (
-    "Point RetailEnv(data_dir=...) / --data-dir / the TAU_RETAIL_DATA environment variable at either "
-    "(a) a folder in our bundle format (users.json, orders.json, products.json, tasks_{test,dev,train}.json, "
-    "wiki.md, tools.json, user_sim_prompt.json, gt_db_hashes.json; e.g. a copy of shared/data/tau_bench/v1_retail), "
+    "Run `gptoss-eval-data fetch tau_retail` (the default folder is its cache), or point "
+    "RetailEnv(data_dir=...) / --data-dir / the TAU_RETAIL_DATA environment variable at either "
+    "(a) a folder in the bundle format (users.json, orders.json, products.json, tasks_{test,dev,train}.json, "
+    "wiki.md, tools.json, user_sim_prompt.json, gt_db_hashes.json), "
     "or (b) an upstream checkout: `git clone https://github.com/sierra-research/tau-bench` and use "
     "tau-bench/tau_bench/envs/retail (database in data/{users,orders,products}.json, tasks in tasks_*.py, "
     "policy in wiki.md, tool schemas in tools/*.py; the user-simulator template and gt hashes are not "
@@ -232,18 +234,23 @@ class DataCache(Generic[_Set]):
 # folder resolution
 
 
+def _cached_checkout() -> Path:
+    """The ``gptoss-eval-data`` cache folder of v1 retail (pinned revision); missing: one line saying how to get it."""
+    from runners.data import DataFetchError, cached_dir
+
+    try:
+        return cached_dir("tau_retail", f"no data folder given and ${ENV_VAR} is not set")
+    except DataFetchError as e:
+        raise TauRetailDataError(str(e)) from None
+
+
 def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> tuple[Path, str]:
     """Return ``(folder, layout)`` with layout ``"bundle"`` or ``"upstream"``.
 
     ``folder`` is the bundle folder, or for the upstream layout the ``tau_bench/envs/retail`` folder.
     """
     if data_dir is None:
-        env = os.environ.get(ENV_VAR)
-        if not env:
-            raise TauRetailDataError(
-                f"No tau-bench retail data folder given and ${ENV_VAR} is not set. {HOW_TO_GET}"
-            )
-        data_dir = env
+        data_dir = os.environ.get(ENV_VAR) or _cached_checkout()
     p = Path(data_dir).expanduser()
     if not p.is_dir():
         raise TauRetailDataError(f"Tau-bench retail data folder {str(p)!r} does not exist. {HOW_TO_GET}")

@@ -1,6 +1,6 @@
 """Tau-Bench Retail (v1) as a harness task: the agent / user-simulator loop, the reward and pass^k.
 
-Protocol (shared/specs/tau_bench_retail.md, sections 2, 7 and 9):
+Protocol (the Tau-Bench retail spec, sections 2, 7 and 9):
 
 * The agent's system message is ``wiki.md`` verbatim (each transport decides where it goes: the Harmony
   developer instructions for gpt-oss); the 16 ``tools.json`` schemas are offered as function tools.
@@ -40,6 +40,7 @@ from evals.clients import RequestRejected
 from evals.metrics import pass_hat_k
 from evals.task import DataUnavailable, Episode, ModelSession, Task
 from evals.types import Attempt, Grade, ModelOutput, Sample, Status
+from runners.data import provenance
 
 from .data import FILE_SHA256, SPLITS, RetailData, RetailTask, TauRetailDataError, load_data
 from .env import RetailEnv, gold_hash
@@ -336,7 +337,8 @@ class TauRetailTask(Task):
                 "task_ids": self.task_ids, "limit": self.limit, "max_steps": self.max_steps,
                 "malformed_args": self.malformed_args, "empty_args_as_object": self.empty_args_as_object,
                 "tool_calls_per_turn": "first", "policy_sha256": FILE_SHA256["wiki.md"],
-                "tools_sha256": FILE_SHA256["tools.json"], "user_sim_sha256": FILE_SHA256["user_sim_prompt.json"]}
+                "tools_sha256": FILE_SHA256["tools.json"], "user_sim_sha256": FILE_SHA256["user_sim_prompt.json"],
+                "data_fetch": provenance(self.data().root)}
 
     def card_key(self) -> str | None:
         return "tau_retail"

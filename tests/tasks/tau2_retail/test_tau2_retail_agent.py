@@ -302,7 +302,7 @@ def test_missing_prompts_file_fails_at_load(data_dir, tmp_path) -> None:
     (copy / "prompts.json").unlink()
     clear_data_cache()
     try:
-        with pytest.raises(DataUnavailable, match=r"prompts\.json.*not an upstream file"):
+        with pytest.raises(DataUnavailable, match=r"prompts\.json.*checkout has the prompts"):
             Tau2RetailTask(data_dir=str(copy)).load()
     finally:
         clear_data_cache()

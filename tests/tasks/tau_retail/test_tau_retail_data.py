@@ -204,7 +204,7 @@ def test_missing_simulator_template_fails_at_load_in_one_line(data_dir: Path, tm
         TauRetailTask(data_dir=str(retail)).load()
     msg = str(ei.value)
     assert len(msg.splitlines()) == 1 and str(retail / "user_sim_prompt.json") in msg
-    assert "Copy user_sim_prompt.json from a bundle folder" in msg and "user.py" in msg
+    assert "gptoss-eval-data fetch tau_retail" in msg and "user.py" in msg
     clear_data_cache()
 
 
