@@ -255,6 +255,12 @@ def cached_dir_or_none(name: str) -> Path | None:
     return d if (d / COMPLETE).is_file() else None
 
 
+def cached_file(name: str, rel: str) -> Path | None:
+    """A file of a suite's complete cached folder (pinned revision), or None when it was not fetched."""
+    d = cached_dir_or_none(name)
+    return d / rel if d is not None and (d / rel).is_file() else None
+
+
 def read_completion(folder: Path) -> dict[str, Any] | None:
     """The ``.complete.json`` record of a cached folder, or None (not a cache folder / not complete)."""
     try:

@@ -466,7 +466,8 @@ class AimeTask(PythonToolMode, SingleTurnTask):
         except Exception as exc:
             raise DataUnavailable(
                 f"could not load {self.hf_id} from the Hugging Face hub ({type(exc).__name__}: "
-                f"{str(exc).splitlines()[0][:160] if str(exc) else ''}); point suite.path at a local JSON/JSONL "
+                f"{str(exc).splitlines()[0][:160] if str(exc) else ''}); run `gptoss-eval-data fetch aime` where "
+                f"the hub is reachable (later runs work with HF_HUB_OFFLINE=1), or point suite.path at a local JSON/JSONL "
                 f"file with problem and answer fields, e.g. suite.path=/data/aime_{self.year}.jsonl") from exc
         return [dict(r) for r in ds]
 

@@ -29,7 +29,7 @@ from typing import Any
 
 from evals.metrics import mean_ci, pass_at_k
 from evals.store import RunStore, find_runs
-from reports.card import card_value
+from evals.card import card_value
 from tasks.codeforces.rating import METHODS, estimate_rating, load_histogram, percentile, solve_rate_by_bucket
 
 __all__ = ["CARD_KEY", "NOT_A_CONTEST", "codeforces_metrics", "codeforces_section", "is_codeforces_run"]
@@ -39,8 +39,8 @@ NOT_A_CONTEST = ("This is a problem-rating estimate, not a contest simulation: t
                  "explains which rated problems were solved, with P(solve) = 1 / (1 + 10^((d - R) / 400)) for a "
                  "problem of rating d (each problem's solve fraction over repeats counts once). There are no "
                  "standings, penalties or time pressure, so it is not directly a Codeforces contest rating.")
-HISTOGRAM_HINT = ("no human rating histogram given, so no percentile; pass histogram=PATH (e.g. "
-                  "/work/shared/data/codeforces/human_ratings_codeelo.json) or set suite.human_histogram")
+HISTOGRAM_HINT = ("no human rating histogram given, so no percentile; run `gptoss-eval-data fetch codeforces` "
+                  "(CodeElo's histogram), pass histogram=PATH or set suite.human_histogram")
 VERDICT_ORDER = ("AC", "WA", "TLE", "MLE", "RE", "CE", "OLE", "NO_CODE", "INFRA")
 TOOLS_WORDS = {CARD_KEY: "no tools", CARD_KEY + "_tools": "with python"}
 
@@ -55,7 +55,12 @@ def _histogram_path(manifest: dict[str, Any], histogram: str | Path | None) -> s
     if histogram:
         return str(histogram)
     suite = (manifest.get("config") or {}).get("suite") or {}
-    return suite.get("human_histogram") or None
+    if suite.get("human_histogram"):
+        return suite["human_histogram"]
+    from runners.data import HUMAN_HISTOGRAM_FILE, cached_file
+
+    cached = cached_file("codeforces", HUMAN_HISTOGRAM_FILE)
+    return str(cached) if cached else None
 
 
 def _ks(n_min: int) -> list[int]:

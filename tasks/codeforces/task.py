@@ -86,6 +86,20 @@ _VERDICT_WORDS = {"AC": "accepted", "WA": "wrong answer", "TLE": "time limit exc
                   "INFRA": "judge infrastructure failure", "EXCLUDED": "problem excluded, not scored"}
 
 
+def _cached_codeforces_file(name: str) -> str | None:
+    from runners.data import cached_file
+
+    path = cached_file("codeforces", name)
+    return str(path) if path else None
+
+
+def _cached_openr1_tests() -> str | None:
+    from runners.data import openr1_tests_dir
+
+    path = openr1_tests_dir()
+    return str(path) if path.is_dir() else None
+
+
 def _fenced_blocks(text: str) -> list[tuple[str, str]]:
     """Every fenced block of ``text`` as (info-string tag lowercased, body); an unclosed last fence runs to the end."""
     lines = text.splitlines()
@@ -182,7 +196,8 @@ class CodeforcesTask(PythonToolMode, SingleTurnTask):
         self.hf_id = hf_id
         self.hf_split = hf_split
         self.hf_config = hf_config
-        self.generated_tests_dir = generated_tests_dir
+        # default: the open-r1 tests fetched by `gptoss-eval-data fetch codeforces --contests ...`, if any
+        self.generated_tests_dir = generated_tests_dir or _cached_openr1_tests()
         self.language = lang
         self.limit = limit
         self.ids = [str(i) for i in ids] if ids else None
@@ -194,7 +209,8 @@ class CodeforcesTask(PythonToolMode, SingleTurnTask):
         self.workers = workers
         self.infra_retries = max(0, int(infra_retries))
         self.human_histogram = human_histogram  # read by the report (from the manifest config), not by the task
-        self.testlib_h = testlib_h  # a testlib.h the user supplies for checkers that include it (grading only)
+        # a testlib.h for checkers that include it (grading only); default: `gptoss-eval-data fetch codeforces`'s
+        self.testlib_h = testlib_h or _cached_codeforces_file("testlib.h")
         self.excluded: dict[str, str] = {}  # problem id -> why it is not evaluated
         self.skipped_interactive: list[str] = []
         self.generated_missing: list[str] = []

@@ -50,7 +50,8 @@ def read_hub(hf_id: str = HF_ID, split: str = "test") -> list[dict[str, Any]]:
         first = str(exc).splitlines()[0][:200] if str(exc) else ""
         raise DataUnavailable(
             f"could not load {hf_id} (split {split}) from the Hugging Face hub ({type(exc).__name__}: {first}); "
-            f"set suite.path to a local copy (.parquet or .jsonl in the swebench 5.x schema), e.g. "
+            f"run `gptoss-eval-data fetch swebench_verified` where the hub is reachable (later runs work with "
+            f"HF_HUB_OFFLINE=1), or set suite.path to a local copy (.parquet or .jsonl in the swebench 5.x schema), e.g. "
             f"suite.path=SWE-bench_Verified.test.jsonl") from exc
     return [dict(r) for r in ds]
 
