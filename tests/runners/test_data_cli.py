@@ -1,0 +1,421 @@
+"""``gptoss-eval-data``: fetch, verify, unpack and find suite data, through the real download code against a local
+HTTP server on 127.0.0.1 (``$GPTOSS_EVAL_DATA_MIRROR``), never the network.
+
+The tau2 archive is built from the repository's tau2 test data (whose files are byte-for-byte the upstream ones at
+the pinned commit, so their real pinned sha256s are checked) plus tau2-shaped sources written here (their pins are
+replaced by the test: upstream code is not copied into the tests)."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import http.server
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import tarfile
+import textwrap
+import threading
+import time
+import urllib.parse
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from runners import data as dfetch
+from tests.conftest import ROOT, SHARED_DATA
+
+SHARED_TAU2 = SHARED_DATA / "tau_bench" / "tau2_retail"
+needs_tau2 = pytest.mark.skipif(not (SHARED_TAU2 / "db.json").is_file(),
+                                reason=f"tau2 retail test data not found at {SHARED_TAU2}")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# a local HTTP server
+
+
+class _Handler(http.server.SimpleHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        self.server.requests.append(self.path)  # type: ignore[attr-defined]
+        if self.path in self.server.stall:  # type: ignore[attr-defined]
+            body = Path(self.translate_path(self.path)).read_bytes()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body[: len(body) // 2])
+            self.wfile.flush()
+            self.server.stopping.wait(60)  # type: ignore[attr-defined]
+            return
+        super().do_GET()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+class LocalServer:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Handler, directory=str(root)))
+        self.httpd.daemon_threads = True
+        self.httpd.block_on_close = False
+        self.httpd.requests = []  # type: ignore[attr-defined]
+        self.httpd.stall = set()  # type: ignore[attr-defined]
+        self.httpd.stopping = threading.Event()  # type: ignore[attr-defined]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    @property
+    def requests(self) -> list[str]:
+        return self.httpd.requests  # type: ignore[attr-defined]
+
+    def put(self, url: str, body: bytes) -> str:
+        """Serve ``body`` where the mirror maps ``url``; returns the path on this server."""
+        parts = urllib.parse.urlsplit(url)
+        rel = parts.netloc + parts.path
+        path = self.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(body)
+        return "/" + rel
+
+    def close(self) -> None:
+        self.httpd.stopping.set()  # type: ignore[attr-defined]
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[LocalServer]:
+    srv = LocalServer(tmp_path / "www")
+    yield srv
+    srv.close()
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server: LocalServer) -> Path:
+    root = tmp_path / "cache"
+    monkeypatch.setenv(dfetch.CACHE_ENV, str(root))
+    monkeypatch.setenv(dfetch.MIRROR_ENV, server.url)
+    for var in ("TAU_RETAIL_DATA", "TAU2_RETAIL_DATA"):
+        monkeypatch.delenv(var, raising=False)
+    return root
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def targz(top: str, files: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for rel, body in files.items():
+            info = tarfile.TarInfo(f"{top}/{rel}")
+            info.size = len(body)
+            tar.addfile(info, io.BytesIO(body))
+    return buf.getvalue()
+
+
+# --------------------------------------------------------------------------------------------------------------
+# a small suite of our own: an archive of two files and one single file
+
+
+DEMO_FILES = {"docs/a.txt": b"alpha\n" * 50, "b.json": json.dumps({"x": list(range(100))}).encode()}
+DEMO_SINGLE = b"single file body\n"
+DEMO_REV = "0123456789abcdef0123456789abcdef01234567"
+
+
+@pytest.fixture
+def demo(monkeypatch: pytest.MonkeyPatch, server: LocalServer, cache: Path) -> dfetch.SuiteData:
+    archive_url = "https://codeload.github.com/example/demo/tar.gz/{revision}"
+    single_url = "https://raw.githubusercontent.com/example/other/fixed/single.txt"
+    spec = dfetch.SuiteData(
+        name="demo", about="a test suite", revision=DEMO_REV, suites=("demo",), pinned_revisions=(DEMO_REV,),
+        sources=(dfetch.Source(archive_url, tuple(dfetch.PinnedFile(f"upstream/{p}", sha(b), p)
+                                                  for p, b in DEMO_FILES.items())),
+                 dfetch.Source(single_url, (dfetch.PinnedFile("single.txt", sha(DEMO_SINGLE), "single.txt"),),
+                               archive=False, fixed=True)))
+    monkeypatch.setitem(dfetch.SUITES, "demo", spec)
+    for rev in (DEMO_REV, "feedface"):
+        server.put(archive_url.format(revision=rev), targz(f"demo-{rev}", {**DEMO_FILES, "unused.bin": b"\0" * 10}))
+    server.put(single_url, DEMO_SINGLE)
+    return spec
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    rc = dfetch.main(list(argv))
+    cap = capsys.readouterr()
+    return rc, cap.out, cap.err
+
+
+def test_fetch_verifies_unpacks_and_a_second_fetch_is_a_no_op(demo, cache, server, capsys) -> None:
+    rc, out, err = run_cli(capsys, "fetch", "demo")
+    assert rc == 0, err
+    folder = cache / "demo" / DEMO_REV
+    assert "verified and unpacked" in out and str(folder) in out
+    for rel, body in DEMO_FILES.items():
+        assert (folder / "upstream" / rel).read_bytes() == body
+    assert (folder / "single.txt").read_bytes() == DEMO_SINGLE
+    assert not (folder / "upstream" / "unused.bin").exists()  # only the pinned members are unpacked
+    done = json.loads((folder / dfetch.COMPLETE).read_text())
+    assert done["verified"] is True and done["revision"] == DEMO_REV
+    assert sorted(os.listdir(cache / "demo")) == [DEMO_REV]  # no temporary folder left beside it
+
+    n_requests, stamp = len(server.requests), (folder / dfetch.COMPLETE).stat().st_mtime_ns
+    rc, out, _ = run_cli(capsys, "fetch", "demo")
+    assert rc == 0 and "already in" in out
+    assert len(server.requests) == n_requests and (folder / dfetch.COMPLETE).stat().st_mtime_ns == stamp
+
+    rc, out, _ = run_cli(capsys, "path", "demo")
+    assert rc == 0 and out.strip() == str(folder)
+    rc, out, _ = run_cli(capsys, "verify", "demo")
+    assert rc == 0 and "verified: demo" in out
+
+
+def test_a_corrupted_byte_fails_naming_the_file_and_leaves_nothing(demo, cache, server, capsys) -> None:
+    bad = dict(DEMO_FILES)
+    bad["b.json"] = bad["b.json"][:10] + b"X" + bad["b.json"][11:]
+    server.put(demo.sources[0].url.format(revision=DEMO_REV), targz(f"demo-{DEMO_REV}", bad))
+    rc, out, err = run_cli(capsys, "fetch", "demo")
+    assert rc == 2 and len(err.strip().splitlines()) == 1
+    assert "b.json" in err and sha(DEMO_FILES["b.json"]) in err and "nothing was kept" in err
+    assert not (cache / "demo").exists() or os.listdir(cache / "demo") == []
+    rc, _, err = run_cli(capsys, "path", "demo")
+    assert rc == 2 and "gptoss-eval-data fetch demo" in err
+
+
+def test_a_cached_file_changed_later_fails_verify(demo, cache, capsys) -> None:
+    assert run_cli(capsys, "fetch", "demo")[0] == 0
+    (cache / "demo" / DEMO_REV / "upstream" / "docs" / "a.txt").write_bytes(b"changed")
+    rc, _, err = run_cli(capsys, "verify", "demo")
+    assert rc == 1 and "docs/a.txt" in err and sha(DEMO_FILES["docs/a.txt"]) in err
+
+
+def test_unknown_suite_lists_the_names(cache, capsys) -> None:
+    rc, _, err = run_cli(capsys, "fetch", "tau3_retail")
+    assert rc == 2 and len(err.strip().splitlines()) == 1
+    for name in ("tau_retail", "tau2_retail", "codeforces", "aime", "swebench_verified", "gpqa_diamond"):
+        assert name in err
+
+
+def test_an_unpinned_revision_is_refused_unless_allowed_and_then_recorded_unverified(demo, cache, capsys) -> None:
+    rc, _, err = run_cli(capsys, "fetch", "demo", "--revision", "feedface")
+    assert rc == 2 and "--allow-unverified" in err and "feedface" in err
+    assert not (cache / "demo" / "feedface").exists()
+    rc, out, err = run_cli(capsys, "fetch", "demo", "--revision", "feedface", "--allow-unverified")
+    assert rc == 0 and "UNVERIFIED" in out, err
+    folder = cache / "demo" / "feedface"
+    assert json.loads((folder / dfetch.COMPLETE).read_text())["verified"] is False
+    assert dfetch.provenance(folder / "upstream" / "docs") == {"suite": "demo", "revision": "feedface",
+                                                               "verified": False, "folder": str(folder.resolve())}
+    rc, _, err = run_cli(capsys, "verify", "demo")  # the pinned revision is not fetched
+    assert rc == 1 and "not fetched" in err
+
+
+def test_no_network_names_the_host_and_the_offline_way(demo, cache, monkeypatch, capsys) -> None:
+    from runners.vllm_server import free_port
+
+    monkeypatch.setenv(dfetch.MIRROR_ENV, f"http://127.0.0.1:{free_port()}")  # nothing listens there
+    rc, _, err = run_cli(capsys, "fetch", "demo")
+    assert rc == 2 and len(err.strip().splitlines()) == 1
+    assert "cannot reach 127.0.0.1" in err and "--from DIR" in err
+    assert not (cache / "demo").exists() or os.listdir(cache / "demo") == []
+
+
+def test_from_dir_imports_a_checkout_offline(demo, cache, tmp_path, monkeypatch, capsys) -> None:
+    from runners.vllm_server import free_port
+
+    monkeypatch.setenv(dfetch.MIRROR_ENV, f"http://127.0.0.1:{free_port()}")  # the network is not used
+    checkout = tmp_path / "checkout"
+    for rel, body in {**DEMO_FILES, "single.txt": DEMO_SINGLE}.items():
+        (checkout / rel).parent.mkdir(parents=True, exist_ok=True)
+        (checkout / rel).write_bytes(body)
+    rc, out, err = run_cli(capsys, "fetch", "demo", "--from", str(checkout))
+    assert rc == 0, err
+    assert (cache / "demo" / DEMO_REV / "upstream" / "b.json").read_bytes() == DEMO_FILES["b.json"]
+    (checkout / "b.json").write_bytes(b"{}")
+    rc, _, err = run_cli(capsys, "fetch", "demo", "--from", str(checkout), "--force")
+    assert rc == 2 and "b.json" in err
+    assert (cache / "demo" / DEMO_REV / "upstream" / "b.json").read_bytes() == DEMO_FILES["b.json"]  # kept whole
+
+
+def test_a_hub_suite_offline_fails_in_one_line(cache, tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf" / "datasets"))
+    rc, _, err = run_cli(capsys, "fetch", "swebench_verified")
+    assert rc == 2 and len(err.strip().splitlines()) == 1 and "SWE-bench/SWE-bench_Verified" in err
+
+
+def test_the_codeelo_histogram_is_counted_from_the_sorted_ratings() -> None:
+    doc = json.loads(dfetch.codeelo_histogram(b"[-5, 100, 100, 1500]"))
+    assert doc["n_users"] == 4 and doc["histogram"] == {"-5": 1, "100": 2, "1500": 1}
+    from tasks.codeforces.rating import percentile
+
+    assert percentile(1000, doc) == 75.0
+
+
+# --------------------------------------------------------------------------------------------------------------
+# tau2 retail: a tau2-bench-shaped archive
+
+
+def tau2_sources(prompts: dict) -> dict[str, bytes]:
+    """Sources shaped like tau2-bench's (triple-quoted templates with .strip(), module constants among other code),
+    carrying the prompt values our test data pins."""
+    def block(text: str) -> str:
+        return '"""\n' + text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"') + '\n"""'
+
+    user_template = prompts["user_system_prompt_template"].replace("{global_user_sim_guidelines}",
+                                                                   "{global_user_sim_guidelines_with_persona}")
+    stop, transfer, oos = prompts["user_stop_tokens"]
+    return {
+        "src/tau2/agent/llm_agent.py": textwrap.dedent("""\
+            from typing import Optional
+
+            AGENT_INSTRUCTION = {instr}.strip()
+
+            SYSTEM_PROMPT = {system}.strip()
+
+
+            class LLMAgent:
+                STOP_TOKEN = "###STOP###"
+
+                def system_prompt(self, policy: str) -> str:
+                    return SYSTEM_PROMPT.format(domain_policy=policy, agent_instruction=AGENT_INSTRUCTION)
+            """).format(instr=block(prompts["agent_instruction"]), system=block(prompts["agent_system_prompt_template"])),
+        "src/tau2/user/user_simulator.py": textwrap.dedent("""\
+            from tau2.user.user_simulator_base import OUT_OF_SCOPE, STOP, TRANSFER
+
+            GUIDELINES_DIR = "data/tau2/user_simulator"
+
+            SYSTEM_PROMPT = {template}.strip()
+            """).format(template=block(user_template)),
+        "src/tau2/user/user_simulator_base.py": f"STOP = {stop!r}\nTRANSFER = {transfer!r}\nOUT_OF_SCOPE = {oos!r}\n",
+        "src/tau2/orchestrator/orchestrator.py": textwrap.dedent("""\
+            from tau2.data_model.message import AssistantMessage
+
+            DEFAULT_FIRST_AGENT_MESSAGE = AssistantMessage(
+                role="assistant", content={greeting!r}, cost=0.0
+            )
+            """).format(greeting=prompts["first_agent_message"]),
+    }
+
+
+def tau2_tree_files() -> tuple[dict[str, bytes], dict[str, bytes]]:
+    """(files of the tau2-bench archive, the first-release tasks file), from the test data."""
+    prompts = json.loads((SHARED_TAU2 / "prompts.json").read_text())
+    retail = "data/tau2/domains/retail/"
+    files = {retail + n: (SHARED_TAU2 / n).read_bytes() for n in ("db.json", "policy.md", "tasks.json",
+                                                                    "split_tasks.json")}
+    files["data/tau2/user_simulator/simulation_guidelines.md"] = (SHARED_TAU2 / "user_simulation_guidelines.md").read_bytes()
+    files.update({k: v.encode() for k, v in tau2_sources(prompts).items()})
+    return files, {"tasks_2025-06": (SHARED_TAU2 / "tasks_2025-06-release.json").read_bytes()}
+
+
+def serve_tau2(server: LocalServer, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Serve the tau2 archive and the first-release file; pin our sources' sha256s (the data files keep the
+    real upstream pins). Returns the archive's path on the server."""
+    files, first = tau2_tree_files()
+    spec = dfetch.SUITES["tau2_retail"]
+    archive_src, single_src = spec.sources
+    ours = {rel: sha(body) for rel, body in files.items() if rel.startswith("src/")}
+    pinned = tuple(dataclasses.replace(f, sha256=ours.get(f.dest, f.sha256)) for f in archive_src.files)
+    monkeypatch.setitem(dfetch.SUITES, "tau2_retail",
+                        dataclasses.replace(spec, sources=(dataclasses.replace(archive_src, files=pinned), single_src)))
+    path = server.put(archive_src.url.format(revision=spec.revision), targz(f"tau2-bench-{spec.revision}", files))
+    server.put(single_src.url, first["tasks_2025-06"])
+    return path
+
+
+@needs_tau2
+def test_tau2_prompts_read_from_a_tau2_shaped_tree_equal_the_pinned_ones(tmp_path) -> None:
+    from tasks.tau2_retail.data import PROMPT_KEYS, PROMPTS_SHA256, prompts_sha256, read_source_prompts
+
+    pinned = json.loads((SHARED_TAU2 / "prompts.json").read_text())
+    for rel, body in tau2_sources(pinned).items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(body)
+    got = read_source_prompts(tmp_path)
+    assert {k: got[k] for k in PROMPT_KEYS} == {k: pinned[k] for k in PROMPT_KEYS}
+    assert got["agent_instruction"].startswith("You are a customer service agent") and prompts_sha256(got) == PROMPTS_SHA256
+
+
+def test_tau2_source_without_a_constant_names_the_file(tmp_path) -> None:
+    from tasks.tau2_retail.data import Tau2RetailDataError, read_source_prompts
+
+    prompts = {"agent_instruction": "a", "agent_system_prompt_template": "{agent_instruction}",
+               "user_system_prompt_template": "{global_user_sim_guidelines}", "first_agent_message": "hi",
+               "user_stop_tokens": ["S", "T", "O"]}
+    for rel, body in tau2_sources(prompts).items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(body)
+    assert read_source_prompts(tmp_path)["user_stop_tokens"] == ["S", "T", "O"]
+    (tmp_path / "src/tau2/user/user_simulator_base.py").write_text("STOP = make_token()\n")
+    with pytest.raises(Tau2RetailDataError, match=r"user_simulator_base\.py.*no string STOP"):
+        read_source_prompts(tmp_path)
+    (tmp_path / "src/tau2/agent/llm_agent.py").unlink()
+    with pytest.raises(Tau2RetailDataError, match=r"Missing tau2 source .*llm_agent\.py"):
+        read_source_prompts(tmp_path)
+
+
+@needs_tau2
+def test_tau2_missing_data_is_one_line_naming_the_fetch_command(cache) -> None:
+    from evals.task import DataUnavailable
+    from tasks.tau2_retail.task import Tau2RetailTask
+
+    with pytest.raises(DataUnavailable) as ei:
+        Tau2RetailTask().load()
+    msg = str(ei.value)
+    assert len(msg.splitlines()) == 1 and "`gptoss-eval-data fetch tau2_retail`" in msg and str(cache) in msg
+
+
+@needs_tau2
+def test_tau2_fetch_killed_midway_is_redone_and_the_suite_finds_its_data(cache, server, monkeypatch,
+                                                                        capsys) -> None:
+    from tasks.tau2_retail import selfcheck
+    from tasks.tau2_retail.data import clear_data_cache
+    from tasks.tau2_retail.task import Tau2RetailTask
+
+    archive = serve_tau2(server, monkeypatch)
+    server.httpd.stall.add(archive)  # type: ignore[attr-defined]
+    env = {**os.environ, dfetch.CACHE_ENV: str(cache), dfetch.MIRROR_ENV: server.url}
+    proc = subprocess.Popen([sys.executable, "-m", "runners.data", "fetch", "tau2_retail"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    parent = cache / "tau2_retail"
+    while time.monotonic() < deadline and not any(parent.glob(f"{dfetch.TMP_PREFIX}*/.download.tar.gz")):
+        time.sleep(0.1)
+    time.sleep(0.5)  # half the archive is on disk
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    partial = list(parent.glob(f"{dfetch.TMP_PREFIX}*"))
+    assert partial and not (parent / dfetch.SUITES["tau2_retail"].revision).exists()
+    rc, _, err = run_cli(capsys, "path", "tau2_retail")
+    assert rc == 2 and "not fetched" in err
+
+    server.httpd.stall.clear()  # type: ignore[attr-defined]
+    rc, out, err = run_cli(capsys, "fetch", "tau2_retail")
+    assert rc == 0, err
+    folder = parent / dfetch.SUITES["tau2_retail"].revision
+    assert os.listdir(parent) == [folder.name]  # the killed fetch's leftovers are gone
+    rc, out, _ = run_cli(capsys, "path", "tau2_retail")
+    assert out.strip() == str(folder)
+
+    clear_data_cache()
+    try:
+        task = Tau2RetailTask(release="2025-06", split="test")  # no data_dir, no $TAU2_RETAIL_DATA
+        assert len(task.load()) == 40
+        settings = task.settings()
+        assert settings["data_fetch"]["verified"] is True and settings["data_fetch"]["folder"] == str(folder)
+        assert "prompts.json" not in settings["files_sha256"]
+        rc = selfcheck.main(["--release", "current", "--splits", "test"])
+        assert rc == 0 and "matched 40 / 40" in capsys.readouterr().out
+    finally:
+        clear_data_cache()
