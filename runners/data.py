@@ -397,13 +397,19 @@ def _fill_from_dir(spec: SuiteData, tmp: Path, from_dir: Path, verify: bool) -> 
     missing: list[str] = []
     for src in spec.sources:
         for f in src.files:
-            cands = [from_dir / f.member, from_dir / Path(f.member).name, from_dir / f.dest, from_dir / Path(f.dest).name]
-            found = next((c for c in cands if c.is_file()), None)
-            if found is None:
+            # a checkout has the file at its upstream path, a flat folder under its name; the first that matches
+            # its pin is taken (a checkout at another commit may hold other bytes at the same path)
+            cands = [from_dir / f.dest, from_dir / f.member, from_dir / Path(f.dest).name,
+                     from_dir / Path(f.member).name]
+            found = [c for c in dict.fromkeys(cands) if c.is_file()]
+            if not found:
                 missing.append(f.member or f.dest)
                 continue
-            data = found.read_bytes()
-            _check(data, f, str(found), verify or src.fixed)
+            check = verify or src.fixed
+            data = next((b for b in (c.read_bytes() for c in found) if not check or sha256_bytes(b) == f.sha256), None)
+            if data is None:
+                _check(found[0].read_bytes(), f, str(found[0]), check)  # raises, naming the file
+            assert data is not None
             if src.convert:
                 data = src.convert(data)
             _write(tmp, f.dest, data)
@@ -452,6 +458,7 @@ def fetch_suite(name: str, opts: FetchOptions | None = None, *, out: Callable[[s
         return final
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{revision}-{os.getpid()}-", dir=final.parent))
+    tmp.chmod(0o755)  # mkdtemp's 0700 would hide the cache from other users of a shared one
     try:
         if opts.from_dir is not None:
             if not opts.from_dir.is_dir():
