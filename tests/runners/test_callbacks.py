@@ -13,7 +13,7 @@ REPLY = {"analysis": "Thinking about it.", "final": "\\boxed{99}"}
 
 def test_a_sweep_over_suites_and_efforts_starts_one_server_for_every_job(tmp_path):
     fake = fake_vllm(tmp_path)
-    proc = run_cli("-m", "server=spawn", f"server.python={fake}", f"++server.env={hydra_dict(server_env({'default': REPLY}, tmp_path))}",
+    proc = run_cli("-m", "server=spawn", "doctor=false", f"server.python={fake}", f"++server.env={hydra_dict(server_env({'default': REPLY}, tmp_path))}",
                    "suite=aime2024,aime2025", f"suite.path={MINI}", "effort=low,high", "repeats=1",
                    f"paths.root={tmp_path}", "progress=false", timeout=600)
     assert proc.returncode == 0, proc.stderr

