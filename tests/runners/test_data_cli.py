@@ -419,3 +419,29 @@ def test_tau2_fetch_killed_midway_is_redone_and_the_suite_finds_its_data(cache, 
         assert rc == 0 and "matched 40 / 40" in capsys.readouterr().out
     finally:
         clear_data_cache()
+
+
+def test_codeforces_finds_testlib_and_the_histogram_in_the_cache(cache, tmp_path, monkeypatch, capsys) -> None:
+    from tasks.codeforces.metrics import HISTOGRAM_HINT, _histogram_path
+    from tasks.codeforces.task import CodeforcesTask
+
+    assert CodeforcesTask().testlib_h is None and _histogram_path({}, None) is None
+    assert "gptoss-eval-data fetch codeforces" in HISTOGRAM_HINT
+    folder = tmp_path / "cf"
+    folder.mkdir()
+    (folder / "testlib.h").write_bytes(b"// a stand-in header\n")
+    (folder / "sorted_ratings.json").write_bytes(b"[800, 1200, 1200, 2400]")
+    spec = dfetch.SUITES["codeforces"]
+    ours = {"testlib.h": sha(b"// a stand-in header\n"), "human_ratings_codeelo.json": sha(b"[800, 1200, 1200, 2400]")}
+    sources = tuple(dataclasses.replace(s, files=tuple(dataclasses.replace(f, sha256=ours[f.dest]) for f in s.files))
+                    for s in spec.sources)
+    monkeypatch.setitem(dfetch.SUITES, "codeforces", dataclasses.replace(spec, sources=sources))
+    rc, _, err = run_cli(capsys, "fetch", "codeforces", "--from", str(folder))
+    assert rc == 0, err
+    cached = cache / "codeforces" / spec.revision
+    assert CodeforcesTask().testlib_h == str(cached / "testlib.h")
+    assert CodeforcesTask(testlib_h="/data/testlib.h").testlib_h == "/data/testlib.h"  # an explicit one wins
+    hist = _histogram_path({}, None)
+    assert hist == str(cached / "human_ratings_codeelo.json")
+    assert json.loads(Path(hist).read_text())["histogram"] == {"800": 1, "1200": 2, "2400": 1}
+    assert _histogram_path({"config": {"suite": {"human_histogram": "/data/h.json"}}}, None) == "/data/h.json"
