@@ -195,14 +195,16 @@ SUITES: dict[str, SuiteData] = {
                  Source(_github_raw("sierra-research/tau2-bench", TAU2_FIRST_RELEASE_COMMIT, _TAU2_FIRST_RELEASE.member),
                         (_TAU2_FIRST_RELEASE,), archive=False, fixed=True))),
     "codeforces": SuiteData(
-        name="codeforces", about="testlib.h (MikeMirzayanov/testlib) and the human rating histogram "
-                                 "(QwenLM/CodeElo sorted_ratings.json); open-r1 generated tests with --contests",
+        name="codeforces", about="testlib.h (MikeMirzayanov/testlib), the human rating histogram (QwenLM/CodeElo "
+                                 "sorted_ratings.json), open-r1/codeforces problems (hub); its generated tests "
+                                 "with --contests",
         revision=CODEFORCES_REVISION, suites=("codeforces", "codeforces_tools"), pinned_revisions=(CODEFORCES_REVISION,),
         sources=(Source(_github_raw("MikeMirzayanov/testlib", TESTLIB_COMMIT, "testlib.h"),
                         (PinnedFile(TESTLIB_FILE, TESTLIB_SHA256, "testlib.h"),), archive=False, fixed=True),
                  Source(_github_raw("QwenLM/CodeElo", CODEELO_COMMIT, "sorted_ratings.json"),
                         (PinnedFile(HUMAN_HISTOGRAM_FILE, CODEELO_RATINGS_SHA256, "sorted_ratings.json"),),
-                        archive=False, fixed=True, convert=codeelo_histogram))),
+                        archive=False, fixed=True, convert=codeelo_histogram)),
+        hub=(HubDataset("open-r1/codeforces", "default", "test"),)),
     "aime": SuiteData(name="aime", about="AIME 2024 / 2025 (Hugging Face hub datasets)",
                       suites=("aime2024", "aime2024_tools", "aime2025", "aime2025_tools"),
                       hub=(HubDataset("HuggingFaceH4/aime_2024", None, "train"),
@@ -455,6 +457,7 @@ def fetch_suite(name: str, opts: FetchOptions | None = None, *, out: Callable[[s
     _clean_partials(final.parent)
     if (final / COMPLETE).is_file() and not opts.force:
         out(f"{name}: already in {final}")
+        _warm_companion_hub(spec, opts, out)
         return final
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{revision}-{os.getpid()}-", dir=final.parent))
@@ -478,7 +481,15 @@ def fetch_suite(name: str, opts: FetchOptions | None = None, *, out: Callable[[s
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     out(f"{name}: {'verified and ' if verify else 'UNVERIFIED, '}unpacked into {final}")
+    _warm_companion_hub(spec, opts, out)
     return final
+
+
+def _warm_companion_hub(spec: SuiteData, opts: FetchOptions, out: Callable[[str], None]) -> None:
+    """A suite with files and a hub dataset (codeforces' problems): load the dataset too, unless importing
+    offline (``--from``)."""
+    if spec.hub and opts.from_dir is None:
+        warm_hub(spec, out=out)
 
 
 def verify_suite(name: str, revision: str | None = None) -> list[str]:
