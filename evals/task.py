@@ -8,9 +8,13 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 from evals.types import Attempt, Grade, ModelOutput, Sample, Status
+
+if TYPE_CHECKING:  # evals.clients is the transports' module; a task never needs it at run time
+    from evals.clients import Sampling
 
 
 class TaskError(Exception):
@@ -21,10 +25,18 @@ class DataUnavailable(TaskError):
     """The benchmark data could not be loaded; the message says how to point at a local copy."""
 
 
+class GenerationClient(Protocol):
+    """What a session needs of a client: one generation call (every transport's ``ModelClient``, the balancer over
+    several endpoints, and the tests' scripted clients have it)."""
+
+    async def generate(self, messages: list[dict[str, Any]], *, effort: str, sampling: Sampling,
+                       seed: int | None = None, tools: list[dict[str, Any]] | None = None) -> ModelOutput: ...
+
+
 class ModelSession:
     """The model as one episode sees it: fixed effort, sampling and seed, with every call remembered."""
 
-    def __init__(self, client: Any, *, effort: str, sampling: Any, seed: int,
+    def __init__(self, client: GenerationClient, *, effort: str, sampling: Sampling, seed: int,
                  peers: dict[str, ModelSession] | None = None) -> None:
         self.client = client
         self.effort = effort
@@ -73,6 +85,9 @@ class Task(ABC):
     version: str = "1"
     default_repeats: int = 1
     grade_in_thread: bool = False  # True for slow graders (running code): the engine grades off the event loop
+    # Agent suites: the context one episode may fill (the doctor checks the server can hold it); None: one prompt
+    # and its answer.
+    max_context_tokens: int | None = None
 
     @abstractmethod
     def load(self) -> list[Sample]:
@@ -93,6 +108,29 @@ class Task(ABC):
     def card_key(self) -> str | None:
         """Row of the published-numbers table this task reproduces, if any."""
         return None
+
+    # -- hooks the runner calls on every task (the defaults do nothing) ------------------------------------
+    @property
+    def needs_python_tool(self) -> bool:
+        """True when the model is given gpt-oss's built-in python tool: the run needs the harmony transport and a
+        client built with ``python_tool=True``."""
+        return False
+
+    def preflight(self) -> None:
+        """Before the first request of a run that sends: raise :class:`TaskError` when something the whole run
+        needs is missing (e.g. no container engine), so it fails once instead of once per attempt."""
+
+    def finalize(self, run_dir: Path) -> object:
+        """After a run or a regrade, with every attempt stored: suite-level scoring that needs them all (lm-eval's
+        own metrics). The runner ignores the return value."""
+        return None
+
+    @classmethod
+    def suite_metrics(cls, run_dir: Path) -> list[dict[str, Any]]:
+        """The suite's own report sections for a finished run, computed from its store alone (``evals.suite_metrics``
+        describes the form); the runner writes them to ``suite_metrics.json`` after a run or a regrade, and for a
+        store that predates the file. A class method: an old store is reported without building the task."""
+        return []
 
 
 class SingleTurnTask(Task):

@@ -53,9 +53,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from evals.card import card_value
 from evals.store import find_runs
 from evals.types import EFFORTS
-from reports.card import card_value
 from reports.summary import load_run
 
 

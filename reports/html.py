@@ -2,8 +2,8 @@
 
 Sections: a summary table per run (suite x effort x model x transport) with the model card number beside
 ours and the settings that produced it, the effort check, cost (``reports.cost``), the suites' own sections
-(Codeforces Elo, Tau-Bench pass^k, lm-eval metrics...: the Markdown ``reports.summary.suite_sections`` writes
-into report.md, rendered here), plots (``reports.plots``, embedded as base64 PNG and also written beside the
+(Codeforces Elo, Tau-Bench pass^k, lm-eval metrics...: each run's ``suite_metrics.json``, rendered here from
+the same data as in report.md), plots (``reports.plots``, embedded as base64 PNG and also written beside the
 HTML), and a transcript viewer with filters (inline JS).
 
 Big stores: the viewer embeds at most ``transcripts_per_run`` attempts per run (failures first, up to half of
@@ -18,7 +18,6 @@ import base64
 import datetime as dt
 import json
 import math
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,8 +26,9 @@ from typing import Any
 import jinja2
 
 from evals.store import ATTEMPTS, GRADES
+from evals.suite_metrics import Section, to_html, to_markdown
 from reports.cost import PRICE_SOURCE, RunCost, recorded_gpu, run_cost
-from reports.summary import RunData, collect_runs, effort_check, suite_sections, write_tables
+from reports.summary import RunData, collect_runs, effort_check, suite_section_data, write_tables
 
 DEFAULT_TRANSCRIPTS = 100  # attempts per run embedded in the viewer
 DEFAULT_MAX_CHARS = 12_000  # per text field (analysis, final, tool output...)
@@ -251,20 +251,15 @@ def report_runs(pairs: Sequence[tuple[RunData, dict[str, Any]]], prices: dict[st
     return out
 
 
-def sections_html(markdown: str) -> str:
-    """The suite sections' Markdown as HTML (raw HTML in it is escaped, never passed through), headings one
-    level down: they sit under the page's "Suite sections" heading."""
-    from markdown_it import MarkdownIt
-
-    if not markdown.strip():
-        return ""
-    html = MarkdownIt("commonmark", {"html": False}).enable("table").render(markdown)
-    return re.sub(r"<(/?)h([1-5])>", lambda m: f"<{m[1]}h{int(m[2]) + 1}>", html)
+def sections_html(sections: Sequence[Section]) -> str:
+    """The suite sections as HTML (every text escaped), headings one level down: they sit under the page's
+    "Suite sections" heading."""
+    return to_html(sections, heading_offset=1)
 
 
 def render_html(runs: Sequence[ReportRun], plots: dict[str, Path], *, transcripts_per_run: int = DEFAULT_TRANSCRIPTS,
                 max_chars: int = DEFAULT_MAX_CHARS, title: str = "gpt-oss evaluation report",
-                sections: str = "") -> str:
+                sections: Sequence[Section] = ()) -> str:
     from reports.plots import PLOTS
 
     rows = [r.row for r in runs]
@@ -298,9 +293,9 @@ def write_full_report(roots: Sequence[str | Path], out_dir: str | Path, *, forma
     out.mkdir(parents=True, exist_ok=True)
     rows = [row for _, row in pairs]
     result: dict[str, Any] = {"rows": rows, "effort_check": effort_check(rows)}
-    sections = suite_sections(list(roots))
+    sections = suite_section_data([run.path for run, _ in pairs])
     if "md" in formats:
-        result.update(write_tables(rows, out, sections))
+        result.update(write_tables(rows, out, to_markdown(sections)))
     if "html" in formats:
         from reports.plots import write_plots
 

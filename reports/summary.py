@@ -16,10 +16,12 @@ from typing import Any
 
 import pandas as pd
 
+from evals.card import card_value
 from evals.metrics import majority_vote, mean_ci, pass_at_k, percentile
 from evals.store import RunStore, find_runs
+from evals.suite_metrics import Section, merge_sections, read_suite_metrics
+from evals.suite_metrics import to_markdown as sections_markdown
 from evals.types import EFFORTS, Attempt, Grade
-from reports.card import card_value
 
 
 @dataclass
@@ -416,43 +418,21 @@ def write_tables(rows: list[dict[str, Any]], out_dir: str | Path, sections: str 
     return {"markdown": md, "csv": csv, "rows": rows, "effort_check": checks}
 
 
+def suite_section_data(run_dirs: list[str | Path]) -> list[Section]:
+    """The suites' own sections (Codeforces Elo, SWE-bench why unresolved, Tau pass^k, lm-eval metrics...) of
+    the given runs, merged across runs in the order given: each run's ``suite_metrics.json``, written by its
+    task when it finished (a run without the file has no suite section)."""
+    return merge_sections(s for s in map(read_suite_metrics, run_dirs) if s)
+
+
 def suite_sections(roots: list[str | Path]) -> str:
-    """Suite-specific sections (Codeforces Elo, SWE-bench why unresolved, Tau-Bench pass^k, lm-eval metrics)
-    appended to report.md.
-
-    A section's module is imported only when a run of its suite is there (scipy and friends cost seconds).
-    """
-    keys = set()
-    for run_dir in {p for root in roots for p in find_runs(root)}:
-        keys.add(str((RunStore(run_dir).read_manifest() or {}).get("card_key") or ""))
-        if (run_dir / "lm_eval_summary.json").exists():
-            keys.add("lm_eval")
-    parts = []
-    if any(k.startswith("codeforces") for k in keys):
-        from tasks.codeforces.metrics import codeforces_section
-
-        parts.append(codeforces_section(roots))
-    if "swebench_verified" in keys:
-        from tasks.swebench.report import swebench_section
-
-        parts.append(swebench_section(roots))
-    if "tau_retail" in keys:
-        from tasks.tau_retail.task import tau_section
-
-        parts.append(tau_section(roots))
-    if "tau2_retail" in keys:
-        from tasks.tau2_retail.task import tau2_section
-
-        parts.append(tau2_section(roots))
-    if "lm_eval" in keys:
-        from tasks.lm_eval_bridge.report import lm_eval_section
-
-        parts.append(lm_eval_section(roots))
-    return "\n".join(p for p in parts if p)
+    """The suites' own sections of every run under ``roots``, as Markdown appended to report.md."""
+    return sections_markdown(suite_section_data([run.path for run, _ in collect_runs(roots)]))
 
 
 def write_reports(roots: list[str | Path], out_dir: str | Path) -> dict[str, Any]:
-    rows = collect_rows(roots)
-    if not rows:
+    pairs = collect_runs(roots)
+    if not pairs:
         raise FileNotFoundError(f"no runs (manifest.json) under {', '.join(map(str, roots))}")
-    return write_tables(rows, out_dir, suite_sections(roots))
+    sections = sections_markdown(suite_section_data([run.path for run, _ in pairs]))
+    return write_tables([row for _, row in pairs], out_dir, sections)

@@ -362,7 +362,10 @@ def run_job(cfg: DictConfig) -> dict[str, Any]:
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     store = RunStore(run_dir)
     if cfg.action == "report":
+        from runners.suite_report import fill_missing
+
         save_hydra_files(cfg, run_dir)
+        fill_missing([run_dir])  # a store from before suite_metrics.json
         return write_reports([run_dir], run_dir)
     # A damaged store stops here: nothing written, no server started (StoreError names the line).
     store.read_manifest()
@@ -371,7 +374,7 @@ def run_job(cfg: DictConfig) -> dict[str, Any]:
     peer_cfgs = suite_cfg.pop("models", None) or {}
     task = build_task(cfg, suite_cfg)
     sending = cfg.action in SENDING_ACTIONS
-    python_tool = bool(getattr(task, "needs_python_tool", False))
+    python_tool = task.needs_python_tool
     if sending:  # everything that can fail without the model, before a download, a server or a request
         main_api_key(cfg)
         for role, peer in peer_cfgs.items():
@@ -380,9 +383,7 @@ def run_job(cfg: DictConfig) -> dict[str, Any]:
         if python_tool and cfg.client.transport != "harmony":
             raise UserError(f"suite {task.name} gives the model the built-in python tool, which only the harmony "
                             f"transport can declare; add client=harmony (configured: {cfg.client.transport})")
-        preflight = getattr(task, "preflight", None)
-        if preflight is not None:  # e.g. SWE-bench: no Docker engine means no run, not one error per instance
-            preflight()
+        task.preflight()  # e.g. SWE-bench: no Docker engine means no run, not one error per instance
     samples = task.load()
     shard_index, shard_count = shard.shard_of(cfg)
     if shard_count > 1:  # this job's part of the suite; the settings hash is the whole run's
@@ -409,7 +410,8 @@ def run_job(cfg: DictConfig) -> dict[str, Any]:
                    settings_hash=shash, sampling=Sampling(**OmegaConf.to_container(cfg.sampling, resolve=True)),
                    repeats=repeats, concurrency=int(cfg.concurrency), seed=int(cfg.seed))
     manifest = {"run_id": run_id, "suite": task.name, "model": cfg.model.name, "model_path": str(cfg.model.path),
-                "card": cfg.model.get("card"), "card_key": task.card_key(), "effort": cfg.effort.name,
+                "card": cfg.model.get("card"), "card_key": task.card_key(),
+                "task_class": f"{type(task).__module__}.{type(task).__qualname__}", "effort": cfg.effort.name,
                 "transport": cfg.client.transport, "settings_hash": shash, "settings": settings,
                 "repeats": repeats, "n_samples": len(samples), "versions": versions(), "hardware": hardware(),
                 "config": redactor.tree(OmegaConf.to_container(cfg, resolve=True))}
@@ -461,10 +463,10 @@ def _read_timeout(cfg: DictConfig) -> float | None:
 def finish(task: Task, run_dir: Path) -> dict[str, Any]:
     """Suite-level scoring that needs every attempt (lm-eval's own metrics), then the run's report."""
     from reports.summary import write_reports
+    from runners.suite_report import refresh_suite_metrics
 
-    finalize = getattr(task, "finalize", None)
-    if finalize is not None:
-        finalize(run_dir)
+    task.finalize(run_dir)
+    refresh_suite_metrics(run_dir, type(task))  # the suite's own tables, as data the report renders
     return write_reports([run_dir], run_dir)
 
 

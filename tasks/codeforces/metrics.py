@@ -16,7 +16,8 @@ Everything is computed from the run directory alone (``manifest.json``, ``attemp
 - the Elo treats each rated problem's solve fraction over repeats as one soft outcome
   (:func:`tasks.codeforces.rating.estimate_rating`). It is a problem-rating estimate, not a contest simulation.
 
-API: :func:`codeforces_metrics` (one run -> dict), :func:`codeforces_section` (runs -> Markdown).
+API: :func:`codeforces_metrics` (one run -> dict), :func:`codeforces_sections` (one run -> report sections,
+the task's ``suite_metrics``), :func:`codeforces_section` (runs -> Markdown).
 """
 
 from __future__ import annotations
@@ -27,12 +28,13 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from evals.card import card_value
 from evals.metrics import mean_ci, pass_at_k
 from evals.store import RunStore, find_runs
-from evals.card import card_value
 from tasks.codeforces.rating import METHODS, estimate_rating, load_histogram, percentile, solve_rate_by_bucket
 
-__all__ = ["CARD_KEY", "NOT_A_CONTEST", "codeforces_metrics", "codeforces_section", "is_codeforces_run"]
+__all__ = ["CARD_KEY", "NOT_A_CONTEST", "codeforces_metrics", "codeforces_section", "codeforces_sections",
+           "is_codeforces_run"]
 
 CARD_KEY = "codeforces_elo"
 NOT_A_CONTEST = ("This is a problem-rating estimate, not a contest simulation: the Elo is the rating R that best "
@@ -225,77 +227,80 @@ def _run_dirs(paths: Iterable[str | Path]) -> list[Path]:
     return out
 
 
+def codeforces_sections(run_dir: str | Path, *, histogram: str | Path | None = None) -> list[dict[str, Any]]:
+    """The run's report sections: its row of the Codeforces table (merged across runs by the report) and a
+    section of its own (pass@k, Elo method, percentile, data, checkers, rating buckets, verdicts); [] for a run
+    of another suite."""
+    from evals.suite_metrics import section, table
+
+    if not is_codeforces_run(run_dir):
+        return []
+    m = codeforces_metrics(run_dir, histogram=histogram)
+    p1 = m["pass@1"]
+    r = m["rating"]
+    elo = f"{r['elo']:.0f} ({r['ci95'][0]:.0f}-{r['ci95'][1]:.0f})" if r else "-"
+    pct = m["percentile"]
+    summary = table(["model", "effort", "tools", "lang", "problems (rated)", "k", "pass@1 (95% CI)", "Elo (95% CI)",
+                     "SE", "card Elo", "Δ", "percentile"],
+                    [[m["model"], m["effort"], m["tools"], m["language"] or "-",
+                      f"{m['judged_problems']} ({m['rated_problems']})", m["repeats"],
+                      f"{p1['mean']:.1f} ({p1['ci_lo']:.1f}-{p1['ci_hi']:.1f})" if p1 else "-", elo,
+                      _f(r["se"], 0) if r else "-", _f(m["card_elo"], 0), _f(m["delta_vs_card"], 0),
+                      _f(pct["percentile"])]])
+    intro = [NOT_A_CONTEST,
+             "`card Elo` is the gpt-oss model card's Codeforces Elo at the same effort, from the card's row for the "
+             "run's tools (no tools or with python, as in each row's `tools` column). Judge infrastructure failures "
+             "are excluded from every number below and counted apart."]
+    pk = ", ".join(f"{k} {v['mean']:.1f} ({v['ci_lo']:.1f}-{v['ci_hi']:.1f})" for k, v in m["pass_k"].items())
+    notes = [f"pass@k (95% CI over problems): {pk or '-'}"]
+    if r:
+        method = METHODS.get(r.get("method") or "fixed", r.get("method"))
+        tau = r.get("difficulty_sd")
+        notes.append(f"Elo {r['elo']:.0f} (95% CI {r['ci95'][0]:.0f}-{r['ci95'][1]:.0f}, SE {r['se']:.0f}) from "
+                     f"{r['n_problems']} rated problems, mean solve rate {r['mean_solve_rate']:.1f}%; {method}"
+                     + (f"; fitted spread of true around listed difficulty {tau:.0f}" if tau is not None else "")
+                     + f"; weak prior N({r['prior_mean']:.0f}, {r['prior_sd']:.0f}²)"
+                     + ("; fewer than 100 rated problems: expect a wide interval" if r["n_problems"] < 100 else ""))
+    else:
+        notes.append("Elo: no rated problems were judged, so no rating")
+    if pct["percentile"] is not None:
+        notes.append(f"percentile among human players: {pct['percentile']:.1f} (95% CI "
+                     f"{pct['ci95'][0]:.1f}-{pct['ci95'][1]:.1f}; {pct.get('n_users') or '?'} users, "
+                     f"{pct.get('source') or pct['histogram']})")
+    else:
+        notes.append(f"percentile: {pct['message']}")
+    d = m["data"]
+    reasons = ", ".join(f"{why}: {n}" for why, n in sorted(d["excluded_reasons"].items())) or "none"
+    notes.append(f"data: {d['problems_loaded'] if d['problems_loaded'] is not None else m['problems']} problems "
+                 f"from {d['source'] or '?'}; {d['skipped_interactive']} interactive skipped; "
+                 f"{d['excluded']} otherwise excluded ({reasons}); {d['limits_defaulted']} with defaulted "
+                 f"time/memory limits ({d['default_limits'][0]:g} s / {d['default_limits'][1]} MB assumed)")
+    ck = m["checkers"]
+    if ck["unknown"] < m["judged_problems"]:
+        kinds = ", ".join(f"{kind} {n}" for kind, n in ck["by_kind"].items())
+        notes.append(f"checkers: {ck['judged_by_checker']} of {m['judged_problems']} judged problems judged by "
+                     f"a checker" + (f" ({kinds})" if kinds else "") + "; the others by comparing tokens"
+                     + (f"; {ck['unknown']} not recorded (graded before checker kinds were)" if ck["unknown"] else ""))
+    if d["generated_tests_missing"]:
+        notes.append(f"{d['generated_tests_missing']} problems judged on their official tests only: their "
+                     "generated tests were not loaded (suite.generated_tests_dir), so wrong programs may pass")
+    notes.append(f"judge infrastructure failures: {m['infra_errors']} attempts excluded"
+                 + (f" ({len(m['infra_only_problems'])} problems had no judged attempt)"
+                    if m["infra_only_problems"] else ""))
+    tables = []
+    if m["buckets"]:
+        tables.append(table(["rating bucket", "problems", "solve rate %"],
+                            [[b["bucket"], b["n_problems"], _f(b["solve_rate"])] for b in m["buckets"]]))
+    if m["verdicts"]:
+        tables.append(table(["verdict", "attempts", "%"],
+                            [[v, x["count"], f"{x['percent']:.1f}"] for v, x in m["verdicts"].items()]))
+    own = section(f"{m['model']} / {m['effort']} (`{m['run_dir']}`)", level=3, notes=notes, tables=tables)
+    return [section("Codeforces", intro=intro, tables=[summary]), own]
+
+
 def codeforces_section(run_dirs: Iterable[str | Path], *, histogram: str | Path | None = None) -> str:
-    """A Markdown section for every Codeforces run in ``run_dirs`` (run directories or folders holding them;
-    runs of other suites are ignored). Empty string when there is none."""
-    runs = _run_dirs(run_dirs)
-    if not runs:
-        return ""
-    ms = [codeforces_metrics(d, histogram=histogram) for d in runs]
-    tools = sorted({m["tools"] for m in ms})
-    card_row = tools[0] if len(tools) == 1 else "no tools or with python, as in each row's `tools` column"
-    lines = ["## Codeforces", "", f"**{NOT_A_CONTEST}**", "",
-             f"`card Elo` is the gpt-oss model card's Codeforces Elo ({card_row}) at the same effort. Judge "
-             "infrastructure failures are excluded from every number below and counted apart.", "",
-             "| model | effort | tools | lang | problems (rated) | k | pass@1 (95% CI) | Elo (95% CI) | SE | card Elo | "
-             "Δ | percentile |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for m in ms:
-        p1 = m["pass@1"]
-        r = m["rating"]
-        elo = f"{r['elo']:.0f} ({r['ci95'][0]:.0f}-{r['ci95'][1]:.0f})" if r else "-"
-        pct = m["percentile"]["percentile"]
-        lines.append(
-            f"| {m['model']} | {m['effort']} | {m['tools']} | {m['language'] or '-'} "
-            f"| {m['judged_problems']} ({m['rated_problems']}) "
-            f"| {m['repeats']} | " + (f"{p1['mean']:.1f} ({p1['ci_lo']:.1f}-{p1['ci_hi']:.1f})" if p1 else "-")
-            + f" | {elo} | {_f(r['se'], 0) if r else '-'} | {_f(m['card_elo'], 0)} | {_f(m['delta_vs_card'], 0)} "
-            f"| {_f(pct)} |")
-    for m in ms:
-        lines += ["", f"### {m['model']} / {m['effort']} (`{m['run_dir']}`)", ""]
-        pk = ", ".join(f"{k} {v['mean']:.1f} ({v['ci_lo']:.1f}-{v['ci_hi']:.1f})" for k, v in m["pass_k"].items())
-        lines.append(f"- pass@k (95% CI over problems): {pk or '-'}")
-        r = m["rating"]
-        if r:
-            method = METHODS.get(r.get("method") or "fixed", r.get("method"))
-            tau = r.get("difficulty_sd")
-            lines.append(f"- Elo {r['elo']:.0f} (95% CI {r['ci95'][0]:.0f}-{r['ci95'][1]:.0f}, SE {r['se']:.0f}) from "
-                         f"{r['n_problems']} rated problems, mean solve rate {r['mean_solve_rate']:.1f}%; {method}"
-                         + (f"; fitted spread of true around listed difficulty {tau:.0f}" if tau is not None else "")
-                         + f"; weak prior N({r['prior_mean']:.0f}, {r['prior_sd']:.0f}²)"
-                         + ("; fewer than 100 rated problems: expect a wide interval" if r["n_problems"] < 100
-                            else ""))
-        else:
-            lines.append("- Elo: no rated problems were judged, so no rating")
-        pct = m["percentile"]
-        if pct["percentile"] is not None:
-            lines.append(f"- percentile among human players: {pct['percentile']:.1f} (95% CI "
-                         f"{pct['ci95'][0]:.1f}-{pct['ci95'][1]:.1f}; {pct.get('n_users') or '?'} users, "
-                         f"{pct.get('source') or pct['histogram']})")
-        else:
-            lines.append(f"- percentile: {pct['message']}")
-        d = m["data"]
-        reasons = ", ".join(f"{why}: {n}" for why, n in sorted(d["excluded_reasons"].items())) or "none"
-        lines.append(f"- data: {d['problems_loaded'] if d['problems_loaded'] is not None else m['problems']} problems "
-                     f"from {d['source'] or '?'}; {d['skipped_interactive']} interactive skipped; "
-                     f"{d['excluded']} otherwise excluded ({reasons}); {d['limits_defaulted']} with defaulted "
-                     f"time/memory limits ({d['default_limits'][0]:g} s / {d['default_limits'][1]} MB assumed)")
-        ck = m["checkers"]
-        if ck["unknown"] < m["judged_problems"]:
-            kinds = ", ".join(f"{kind} {n}" for kind, n in ck["by_kind"].items())
-            lines.append(f"- checkers: {ck['judged_by_checker']} of {m['judged_problems']} judged problems judged by "
-                         f"a checker" + (f" ({kinds})" if kinds else "") + "; the others by comparing tokens"
-                         + (f"; {ck['unknown']} not recorded (graded before checker kinds were)"
-                            if ck["unknown"] else ""))
-        if d["generated_tests_missing"]:
-            lines.append(f"- {d['generated_tests_missing']} problems judged on their official tests only: their "
-                         "generated tests were not loaded (suite.generated_tests_dir), so wrong programs may pass")
-        lines.append(f"- judge infrastructure failures: {m['infra_errors']} attempts excluded"
-                     + (f" ({len(m['infra_only_problems'])} problems had no judged attempt)"
-                        if m["infra_only_problems"] else ""))
-        if m["buckets"]:
-            lines += ["", "| rating bucket | problems | solve rate % |", "|---|---|---|"]
-            lines += [f"| {b['bucket']} | {b['n_problems']} | {_f(b['solve_rate'])} |" for b in m["buckets"]]
-        if m["verdicts"]:
-            lines += ["", "| verdict | attempts | % |", "|---|---|---|"]
-            lines += [f"| {v} | {x['count']} | {x['percent']:.1f} |" for v, x in m["verdicts"].items()]
-    return "\n".join(lines) + "\n"
+    """Markdown of :func:`codeforces_sections` for every Codeforces run in ``run_dirs`` (run directories or
+    folders holding them; runs of other suites are ignored), as the report renders them. "" when there is none."""
+    from evals.suite_metrics import merge_sections, to_markdown
+
+    return to_markdown(merge_sections(codeforces_sections(d, histogram=histogram) for d in _run_dirs(run_dirs)))

@@ -19,6 +19,7 @@ import dataclasses
 import re
 import time
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 from evals.sandbox import SandboxUnavailable
@@ -379,3 +380,9 @@ class CodeforcesTask(PythonToolMode, SingleTurnTask):
 
     def card_key(self) -> str | None:
         return "codeforces_elo_tools" if self.tools else "codeforces_elo"
+
+    @classmethod
+    def suite_metrics(cls, run_dir: Path) -> list[dict[str, Any]]:
+        from tasks.codeforces.metrics import codeforces_sections
+
+        return codeforces_sections(run_dir)

@@ -288,6 +288,12 @@ class LmEvalTask(Task):
     def card_key(self) -> str | None:
         return self._card_key
 
+    @classmethod
+    def suite_metrics(cls, run_dir: Path) -> list[dict[str, Any]]:
+        from tasks.lm_eval_bridge.report import lm_eval_sections
+
+        return lm_eval_sections(run_dir)
+
     # -- lm-eval's own scoring over the store -----------------------------------------------------
     def finalize(self, run_dir: str | Path, *, model_name: str | None = None, effort: str = "medium") -> list[dict]:
         """Score the stored attempts with ``lm_eval.simple_evaluate`` (no request) and write the results.

@@ -1,6 +1,6 @@
 """The SWE-Bench Verified section of report.md: resolved rate per effort with a 95% CI, and why unresolved.
 
-Reads stores only (the report hook ``reports.summary.suite_sections`` calls :func:`swebench_section`).
+Reads stores only: ``SweBenchTask.suite_metrics`` returns :func:`swebench_sections` for ``suite_metrics.json``.
 """
 
 from __future__ import annotations
@@ -43,8 +43,8 @@ def resolved_interval(per_instance: list[float], confidence: float = 0.95) -> tu
 
 def run_metrics(run_dir: str | Path) -> dict[str, Any]:
     """Resolved rate, CI and why-unresolved counts of one SWE-bench run directory."""
+    from evals.card import card_value
     from evals.store import RunStore
-    from reports.card import card_value
 
     store = RunStore(run_dir)
     manifest = store.read_manifest() or {}
@@ -111,45 +111,52 @@ def _swebench_runs(paths: Iterable[str | Path]) -> list[Path]:
     return [d for d in runs if (RunStore(d).read_manifest() or {}).get("card_key") == CARD_KEY]
 
 
-def swebench_section(paths: Iterable[str | Path]) -> str:
-    """Markdown for every SWE-bench run under ``paths`` (run dirs or folders holding them); "" if none."""
-    runs = _swebench_runs(paths)
-    if not runs:
-        return ""
-    order = {"low": 0, "medium": 1, "high": 2}
-    ms = sorted((run_metrics(d) for d in runs), key=lambda m: (str(m["model"]), order.get(m["effort"], 9)))
-    methods = sorted({m["ci_method"] for m in ms if m["ci_method"] != "-"})
-    lines = ["## SWE-Bench Verified", "",
-             "Resolved % = resolved instances / instances run; an attempt whose environment failed counts as "
-             "unresolved (as in swebench's own report). 95% CI: "
-             + ("; ".join({"Wilson": "Wilson score interval (binomial over instances, one attempt each)",
-                           "t": "t interval over instances of each instance's resolved fraction (several "
-                                "repeats)"}[x] for x in methods) or "-")
+CI_METHODS = {"Wilson": "Wilson score interval (binomial over instances, one attempt each)",
+              "t": "t interval over instances of each instance's resolved fraction (several repeats)"}
+
+
+def swebench_sections(run_dir: str | Path) -> list[dict[str, Any]]:
+    """The run's report section: its rows of the resolved and why-unresolved tables (merged across runs by the
+    report) and its notes; [] for a run of another suite."""
+    from evals.store import RunStore
+    from evals.suite_metrics import section, table
+
+    if (RunStore(run_dir).read_manifest() or {}).get("card_key") != CARD_KEY:
+        return []
+    m = run_metrics(run_dir)
+    intro = ("Resolved % = resolved instances / instances run; an attempt whose environment failed counts as "
+             "unresolved (as in swebench's own report). 95% CI: " + CI_METHODS.get(m["ci_method"], "-")
              + ". `card`: the gpt-oss model card (477 of the 500 instances) at the same effort; `excl. infra`: "
-               "the rate without instances whose every attempt hit an infrastructure error.", "",
-             "| model | effort | instances | k | resolved | resolved % (95% CI) | card | Δ | excl. infra % | "
-             "graded by |", "|---|---|---|---|---|---|---|---|---|---|"]
-    for m in ms:
-        lines.append(f"| {m['model']} | {m['effort']} | {m['instances']} | {m['repeats']} | {m['resolved']} | "
-                     f"{_pct(m['resolved_rate'])} ({_pct(m['ci_lo'])}-{_pct(m['ci_hi'])}) | {_num(m['card'])} | "
-                     f"{_num(m['delta_vs_card'])} | {_pct(m['resolved_rate_excl_infra'])} | {m['graded_by']} |")
-    lines += ["", "Why unresolved (attempts, % of all attempts):", "",
-              "| model | effort | attempts | " + " | ".join(LABELS[c] for c in UNRESOLVED) + " |",
-              "|---|---|---|" + "---|" * len(UNRESOLVED)]
-    for m in ms:
-        total = m["attempts"] or 1
-        cells = " | ".join(f"{m['categories'][c]} ({100 * m['categories'][c] / total:.1f})" for c in UNRESOLVED)
-        lines.append(f"| {m['model']} | {m['effort']} | {m['attempts']} | {cells} |")
-    lines.append("")
-    for m in ms:
-        stops = ", ".join(f"{k} {v}" for k, v in m["stop_reasons"].items()) or "-"
-        tools = ", ".join(m["tools"]) or "-"
-        scope = f"n = {m['n_samples'] if m['n_samples'] is not None else m['instances']} instances"
-        lines.append(f"- {m['model']} / {m['effort']}: tool style {m['tool_style']} ({tools}); {scope}"
-                     + (f" ({m['subset']})" if m["subset"] else " (the whole dataset)"))
-        lines.append(f"- {m['model']} / {m['effort']}: episodes ended by {stops}")
-        waiting = m["categories"][grading.NOT_EVALUATED]
-        if waiting:
-            lines.append(f"  - {waiting} attempts are not graded yet (run without a local eval): "
-                         f"`python -m tasks.swebench.grading {m['run_dir']} --docker` on a Docker host")
-    return "\n".join(lines) + "\n"
+               "the rate without instances whose every attempt hit an infrastructure error.")
+    resolved = table(["model", "effort", "instances", "k", "resolved", "resolved % (95% CI)", "card", "Δ",
+                      "excl. infra %", "graded by"],
+                     [[m["model"], m["effort"], m["instances"], m["repeats"], m["resolved"],
+                       f"{_pct(m['resolved_rate'])} ({_pct(m['ci_lo'])}-{_pct(m['ci_hi'])})", _num(m["card"]),
+                       _num(m["delta_vs_card"]), _pct(m["resolved_rate_excl_infra"]), m["graded_by"]]])
+    total = m["attempts"] or 1
+    why = table(["model", "effort", "attempts", *(LABELS[c] for c in UNRESOLVED)],
+                [[m["model"], m["effort"], m["attempts"],
+                  *(f"{m['categories'][c]} ({100 * m['categories'][c] / total:.1f})" for c in UNRESOLVED)]],
+                title="Why unresolved (attempts, % of all attempts):")
+    stops = ", ".join(f"{k} {v}" for k, v in m["stop_reasons"].items()) or "-"
+    tools = ", ".join(m["tools"]) or "-"
+    scope = f"n = {m['n_samples'] if m['n_samples'] is not None else m['instances']} instances"
+    notes = [f"{m['model']} / {m['effort']}: tool style {m['tool_style']} ({tools}); {scope}"
+             + (f" ({m['subset']})" if m["subset"] else " (the whole dataset)"),
+             f"{m['model']} / {m['effort']}: episodes ended by {stops}"]
+    waiting = m["categories"][grading.NOT_EVALUATED]
+    if waiting:
+        notes.append(f"{m['model']} / {m['effort']}: {waiting} attempts are not graded yet (run without a local "
+                     f"eval): `python -m tasks.swebench.grading {m['run_dir']} --docker` on a Docker host")
+    return [section("SWE-Bench Verified", intro=[intro], tables=[resolved, why], notes=notes)]
+
+
+def swebench_section(paths: Iterable[str | Path]) -> str:
+    """Markdown for every SWE-bench run under ``paths`` (run dirs or folders holding them), as the report
+    renders :func:`swebench_sections`; "" if none."""
+    from evals.suite_metrics import merge_sections, to_markdown
+
+    order = {"low": 0, "medium": 1, "high": 2}
+    runs = [(run_metrics(d), d) for d in _swebench_runs(paths)]
+    runs.sort(key=lambda md: (str(md[0]["model"]), order.get(md[0]["effort"], 9)))
+    return to_markdown(merge_sections(swebench_sections(d) for _, d in runs))

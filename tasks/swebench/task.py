@@ -618,3 +618,9 @@ class SweBenchTask(Task):
 
     def card_key(self) -> str | None:
         return "swebench_verified"
+
+    @classmethod
+    def suite_metrics(cls, run_dir: Path) -> list[dict[str, Any]]:
+        from tasks.swebench.report import swebench_sections
+
+        return swebench_sections(run_dir)

@@ -50,6 +50,7 @@ from tasks.tau_retail.task import (
     attempt_reward,
     tau_metrics,
     tau_section,
+    tau_sections,
 )
 
 from .data import (
@@ -75,6 +76,8 @@ from .tools import TOOLS
 
 NAME = "tau2_retail"
 JUDGE_ROLE = "judge"
+TAU2_TITLE = "tau2-bench Retail"
+TAU2_ROLES = (SIMULATOR_ROLE, JUDGE_ROLE)
 AGENT_STOP = "###STOP###"
 STOP_REASONS: tuple[str, ...] = ("user_stop", "agent_stop", "max_steps", "too_many_errors", "aborted", "model_error")
 SCORED_STOPS: tuple[str, ...] = ("user_stop", "agent_stop")
@@ -320,6 +323,10 @@ class Tau2RetailTask(Task):
     def card_key(self) -> str | None:
         return NAME  # not a model-card row (the card's number is v1); keys the report section
 
+    @classmethod
+    def suite_metrics(cls, run_dir: Any) -> list[dict[str, Any]]:
+        return tau_sections(run_dir, card_key=NAME, title=TAU2_TITLE, row=attempt_row, roles=TAU2_ROLES)
+
 
 # ------------------------------------------------------------------------------------------------
 
@@ -381,7 +388,7 @@ def tau2_metrics(records: list[Attempt | dict[str, Any]], max_k: int = 4) -> dic
 def tau2_section(run_dirs: Any) -> str:
     """Markdown: pass^k, failures, and the user-simulator and judge models of every tau2 retail run."""
     row: Callable[..., dict[str, Any]] = attempt_row
-    return tau_section(run_dirs, card_key=NAME, title="tau2-bench Retail", row=row, roles=(SIMULATOR_ROLE, JUDGE_ROLE))
+    return tau_section(run_dirs, card_key=NAME, title=TAU2_TITLE, row=row, roles=TAU2_ROLES)
 
 
 __all__ = ["FAILURE_SOURCES", "JUDGE_ROLE", "STOP_REASONS", "Tau2RetailTask", "attempt_reward", "attempt_row",

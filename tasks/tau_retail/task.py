@@ -343,6 +343,10 @@ class TauRetailTask(Task):
     def card_key(self) -> str | None:
         return "tau_retail"
 
+    @classmethod
+    def suite_metrics(cls, run_dir: Any) -> list[dict[str, Any]]:
+        return tau_sections(run_dir)
+
 
 # ------------------------------------------------------------------------------------------------
 # reward and failure source of a stored attempt, and the benchmark's own metrics
@@ -501,38 +505,45 @@ def peer_label(role: str, peers: dict[str, Any], rows: list[dict[str, Any]]) -> 
     return f"{model} ({cfg.get('transport', 'chat')}, {'no reasoning effort' if effort is None else f'effort {effort}'})"
 
 
+def tau_sections(run_dir: Any, *, card_key: str = "tau_retail", title: str = "Tau-Bench Retail",
+                 row: Any = None, roles: tuple[str, ...] = (SIMULATOR_ROLE,)) -> list[dict[str, Any]]:
+    """The run's report section: one row of the suite's pass^k table (merged across runs by the report), with
+    the failure sources and the model of every peer role (user simulator, judge) next to the numbers."""
+    from evals.card import card_value
+    from evals.store import RunStore
+    from evals.suite_metrics import section, table
+
+    store = RunStore(run_dir)
+    manifest = store.read_manifest() or {}
+    if manifest.get("card_key") != card_key:
+        return []
+    to_row = row or attempt_row
+    grades = store.grades()
+    rows = [to_row(a, grades[k].score if k in grades else None) for k, a in store.attempts().items()]
+    m = tau_metrics(rows)
+    peers = (manifest.get("settings") or {}).get("peers") or {}
+    card = card_value(manifest.get("card"), card_key, manifest.get("effort", ""))
+    fails = ", ".join(f"{k} {v}" for k, v in m["failures"].items() if v) or "-"
+    passes = ["-" if math.isnan(m[f"pass^{k}"]) else f"{100 * m[f'pass^{k}']:.1f}" for k in range(1, 5)]
+    columns = ["model", "effort", "tasks", "trials", "mean reward", "pass^1", "pass^2", "pass^3", "pass^4",
+               "card pass^1", *(r.replace("_", " ") for r in roles), "failures"]
+    cells = [manifest.get("model"), manifest.get("effort"), m["n_tasks"], m["trials_per_task"],
+             f"{100 * m['mean_reward']:.1f}", *passes, card if card is not None else "-",
+             *(peer_label(r, peers, rows) for r in roles), fails]
+    return [section(title, tables=[table(columns, [cells])])]
+
+
 def tau_section(run_dirs: Any, *, card_key: str = "tau_retail", title: str = "Tau-Bench Retail",
                 row: Any = None, roles: tuple[str, ...] = (SIMULATOR_ROLE,)) -> str:
-    """Markdown: pass^k and failure sources per run of ``card_key`` under ``run_dirs`` ("" if none), with the
-    model of every peer role (user simulator, judge) next to the numbers."""
-    from evals.store import RunStore, find_runs
-    from reports.card import card_value
+    """Markdown: the sections of :func:`tau_sections` for every run of ``card_key`` under ``run_dirs`` ("" if
+    none), as the report renders them."""
+    from evals.store import find_runs
+    from evals.suite_metrics import merge_sections, to_markdown
 
-    to_row = row or attempt_row
-    lines: list[str] = []
-    for run_dir in sorted({p for root in run_dirs for p in find_runs(root)}):
-        store = RunStore(run_dir)
-        manifest = store.read_manifest() or {}
-        if manifest.get("card_key") != card_key:
-            continue
-        grades = store.grades()
-        rows = [to_row(a, grades[k].score if k in grades else None) for k, a in store.attempts().items()]
-        m = tau_metrics(rows)
-        peers = (manifest.get("settings") or {}).get("peers") or {}
-        card = card_value(manifest.get("card"), card_key, manifest.get("effort", ""))
-        if not lines:
-            heads = " | ".join(r.replace("_", " ") for r in roles)
-            lines = [f"## {title}", "",
-                     "| model | effort | tasks | trials | mean reward | pass^1 | pass^2 | pass^3 | pass^4 | card pass^1 "
-                     f"| {heads} | failures |", "|---|---|---|---|---|---|---|---|---|---|" + "---|" * len(roles) + "---|"]
-        fails = ", ".join(f"{k} {v}" for k, v in m["failures"].items() if v) or "-"
-        passes = " | ".join("-" if math.isnan(m[f"pass^{k}"]) else f"{100 * m[f'pass^{k}']:.1f}" for k in range(1, 5))
-        who = " | ".join(peer_label(r, peers, rows) for r in roles)
-        lines.append(f"| {manifest.get('model')} | {manifest.get('effort')} | {m['n_tasks']} | {m['trials_per_task']} "
-                     f"| {100 * m['mean_reward']:.1f} | {passes} | {card if card is not None else '-'} "
-                     f"| {who} | {fails} |")
-    return "\n".join(lines) + "\n" if lines else ""
+    return to_markdown(merge_sections(
+        tau_sections(d, card_key=card_key, title=title, row=row, roles=roles)
+        for d in sorted({p for root in run_dirs for p in find_runs(root)})))
 
 
 __all__ = ["FAILURE_SOURCES", "STOP_REASONS", "TauRetailTask", "attempt_reward", "attempt_row", "failure_source",
-           "peer_label", "tau_metrics", "tau_section"]
+           "peer_label", "tau_metrics", "tau_section", "tau_sections"]

@@ -20,6 +20,7 @@ import pytest
 from reports.cli import main as report_main
 from reports.html import select_keys, write_full_report
 from reports.summary import load_run
+from runners.suite_report import fill_missing
 from tests.reports.fabricate import make_run, score_matrix
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -279,6 +280,7 @@ def combined(tmp_path_factory):
     gpqa = make_run(root, suite="gpqa_diamond", card_key="gpqa_diamond", effort="high", scores=gpqa_scores, seed=4,
                     sample_prefix="gpqa_diamond_cot_zeroshot/")
     (gpqa / "lm_eval_summary.json").write_text(json.dumps(LM_EVAL_ROWS))  # what LmEvalTask.finalize writes
+    fill_missing([root])  # what the report command does for stores without suite_metrics.json
     out = root / "out"
     write_full_report([root], out, transcripts_per_run=5)
     return {"out": out, "gpqa_scores": gpqa_scores, "tau_scores": tau_scores}
@@ -345,10 +347,11 @@ def test_html_report_shows_every_suite_section(combined, tmp_path):
     assert "Suite sections" in nav
 
 
-def test_suite_sections_markdown_is_escaped_and_nested():
+def test_suite_sections_are_escaped_and_nested():
+    from evals.suite_metrics import section, table
     from reports.html import sections_html
 
-    html = sections_html(f"## Section\n\n| task | value |\n|---|---|\n| {NASTY} | 1.0 |\n")
+    html = sections_html([section("Section", tables=[table(["task", "value"], [[NASTY, 1.0]])], notes=[NASTY])])
     assert "<h3>Section</h3>" in html and "<table>" in html and "<td>1.0</td>" in html
     assert NASTY not in html and "&lt;/script&gt;" in html
-    assert sections_html("") == ""
+    assert sections_html([]) == ""

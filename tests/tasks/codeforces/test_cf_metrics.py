@@ -147,10 +147,13 @@ def test_problem_excluded_at_grading_is_counted_with_the_exclusions(tmp_path):
 
 def test_section_names_the_card_row_each_run_is_compared_with(tmp_path):
     plain = _store(tmp_path, "plain", [("1A", 1200, ["AC"])], effort="high")
-    assert "Codeforces Elo (no tools) at the same effort" in codeforces_section([plain.root])
+    # each run's row names its tools, and the card value is that tools row's (the text says so once for all runs)
+    plain_section = codeforces_section([plain.root])
+    assert "| gpt-oss-120b | high | no tools | cpp |" in plain_section and "| 2463 |" in plain_section
+    assert "from the card's row for the run's tools" in plain_section
     tools = _store(tmp_path, "tools", [("1A", 1200, ["AC"])], effort="high", card_key="codeforces_elo_tools")
     section = codeforces_section([tools.root])
-    assert "(no tools)" not in section and "Codeforces Elo (with python) at the same effort" in section
+    assert "| no tools |" not in section and "| 2463 |" not in section
     assert "| gpt-oss-120b | high | with python | cpp |" in section and "| 2622 |" in section
     both = codeforces_section([plain.root, tools.root])
     assert "as in each row's `tools` column" in both and "| high | no tools |" in both and "| 2463 |" in both
