@@ -445,3 +445,18 @@ def test_codeforces_finds_testlib_and_the_histogram_in_the_cache(cache, tmp_path
     assert hist == str(cached / "human_ratings_codeelo.json")
     assert json.loads(Path(hist).read_text())["histogram"] == {"800": 1, "1200": 2, "2400": 1}
     assert _histogram_path({"config": {"suite": {"human_histogram": "/data/h.json"}}}, None) == "/data/h.json"
+
+
+def test_a_run_without_fetched_data_stops_before_any_request_naming_the_fetch(cache, scripted_server,
+                                                                            tmp_path) -> None:
+    from tests.conftest import run_cli as run_harness
+    from tests.runners.test_cli_scripted import SCRIPT
+
+    server = scripted_server(SCRIPT)
+    proc = run_harness("suite=tau2_retail", "server=attach", f"server.base_url={server.base_url}",
+                       f"paths.root={tmp_path / 'out'}", "progress=false",
+                       env={dfetch.CACHE_ENV: str(cache), "TAU2_RETAIL_DATA": ""}, timeout=180)
+    assert proc.returncode == 2, proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert "`gptoss-eval-data fetch tau2_retail`" in last and str(cache) in last, last
+    assert server.requests() == []
