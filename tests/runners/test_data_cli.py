@@ -460,3 +460,69 @@ def test_a_run_without_fetched_data_stops_before_any_request_naming_the_fetch(ca
     last = proc.stderr.strip().splitlines()[-1]
     assert "`gptoss-eval-data fetch tau2_retail`" in last and str(cache) in last, last
     assert server.requests() == []
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Tau-Bench v1 retail: a tau-bench-shaped archive (the database and wiki are the upstream bytes of the test data;
+# tasks, tool modules and user.py are written here in upstream's shape from the test data's JSON)
+
+SHARED_V1 = SHARED_DATA / "tau_bench" / "v1_retail"
+
+
+def tau_v1_tree_files() -> dict[str, bytes]:
+    retail = "tau_bench/envs/retail/"
+    files = {retail + "data/" + n: (SHARED_V1 / n).read_bytes() for n in ("users.json", "orders.json", "products.json")}
+    files[retail + "wiki.md"] = (SHARED_V1 / "wiki.md").read_bytes()
+    for split in ("test", "dev", "train"):
+        tasks = json.loads((SHARED_V1 / f"tasks_{split}.json").read_text())
+        calls = [f"    Task(annotator={t.get('annotator', '')!r}, user_id={t['user_id']!r}, "
+                 f"instruction={t['instruction']!r}, actions=["
+                 + ", ".join(f"Action(name={a['name']!r}, kwargs={a['kwargs']!r})" for a in t["actions"])
+                 + f"], outputs={t.get('outputs', [])!r})," for t in tasks]
+        files[retail + f"tasks_{split}.py"] = ("from tau_bench.types import Action, Task\n\nTASKS_"
+                                               f"{split.upper()} = [\n" + "\n".join(calls) + "\n]\n").encode()
+    imports, names = [], []
+    for schema in json.loads((SHARED_V1 / "tools.json").read_text()):
+        module = schema["function"]["name"]
+        cls = "".join(w.title() for w in module.split("_"))
+        imports.append(f"from .{module} import {cls}")
+        names.append(cls)
+        files[retail + f"tools/{module}.py"] = (f"class {cls}:\n    @staticmethod\n    def invoke(data):\n"
+                                                f"        return ''\n\n    @staticmethod\n    def get_info():\n"
+                                                f"        return {schema!r}\n").encode()
+    files[retail + "tools/__init__.py"] = ("\n".join(imports) + f"\n\nALL_TOOLS = [{', '.join(names)}]\n").encode()
+    template = json.loads((SHARED_V1 / "user_sim_prompt.json").read_text())["system_prompt_template"]
+    before, after = template.split("{instruction_display}")
+    files["tau_bench/envs/user.py"] = (
+        "class LLMUserSimulationEnv:\n    def build_system_prompt(self, instruction):\n"
+        "        instruction_display = instruction\n"
+        f"        return f{before!r}'{{instruction_display}}'f{after!r}\n").encode()
+    return files
+
+
+@pytest.mark.skipif(not (SHARED_V1 / "tasks_test.json").is_file(), reason=f"tau v1 test data not found at {SHARED_V1}")
+def test_tau_v1_fetch_from_an_archive_and_the_suite_finds_it(cache, server, monkeypatch, capsys) -> None:
+    from tasks.tau_retail.data import clear_data_cache
+    from tasks.tau_retail.task import TauRetailTask
+
+    files = tau_v1_tree_files()
+    spec = dfetch.SUITES["tau_retail"]
+    (src,) = spec.sources
+    upstream_bytes = {"data/users.json", "data/orders.json", "data/products.json", "wiki.md"}
+    pins = tuple(f if f.dest.removeprefix("tau_bench/envs/retail/") in upstream_bytes
+                 else dataclasses.replace(f, sha256=sha(files[f.dest])) for f in src.files)
+    monkeypatch.setitem(dfetch.SUITES, "tau_retail", dataclasses.replace(spec, sources=(dataclasses.replace(
+        src, files=pins),)))
+    server.put(src.url.format(revision=spec.revision), targz(f"tau-bench-{spec.revision}", files))
+    rc, _, err = run_cli(capsys, "fetch", "tau_retail")
+    assert rc == 0, err
+    clear_data_cache()
+    try:
+        task = TauRetailTask()  # no data_dir, no $TAU_RETAIL_DATA: the cache
+        assert len(task.load()) == 115
+        data = task.data()
+        assert data.layout == "upstream" and len(data.tools_schema) == 16
+        assert data.tools_schema == json.loads((SHARED_V1 / "tools.json").read_text())
+        assert task.settings()["data_fetch"]["verified"] is True
+    finally:
+        clear_data_cache()
