@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from evals.metrics import majority_vote, mean_ci, pass_at_k, percentile
 from evals.store import RunStore, find_runs
 from evals.suite_metrics import Section, merge_sections, read_suite_metrics
 from evals.suite_metrics import to_markdown as sections_markdown
-from evals.types import EFFORTS, Attempt, Grade
+from evals.types import EFFORTS, Attempt
 
 
 @dataclass
@@ -34,11 +33,9 @@ class RunData:
 def load_run(path: str | Path) -> RunData:
     """One run as a frame (one row per stored attempt, its grade joined).
 
-    Reading is the slow part of a report over a big store, so only the fields needed here are read from
-    each line (never the transcripts; see ``_ATTEMPT_HEAD``); a line of any other shape is decoded in full.
-    The frame is the one ``_load_frame_plain`` (the original reader) builds: tests/reports/test_load_run.py.
-    One difference by design: a line whose head and tail are intact but whose middle is not valid JSON is
-    kept, where the plain reader skips it (the store writes whole lines, so only a torn last line occurs).
+    Each line is parsed as JSON (key order and spacing do not matter) and only the fields needed here are
+    kept. The frame is the one ``_load_frame_plain`` (the reader through ``Attempt`` objects) builds:
+    tests/reports/test_load_run.py.
     """
     store = RunStore(path)
     manifest = store.read_manifest() or {}
@@ -50,8 +47,6 @@ _FRAME_COLUMNS = ("key", "sample_id", "repeat", "status", "completion_tokens", "
 # Serving latency per attempt (streamed runs; NaN otherwise) and model calls, read from the line's tail.
 _TIMING_COLUMNS = ("n_calls", "ttft_s", "tpot_s", "itl_p50_s", "itl_p95_s", "tool_limit_hit")
 _TIMING_KEYS = ("tpot_s", "itl_p50_s", "itl_p95_s")
-# An attempt the tool loop stopped at its call limit (info.stop_reason); JSON-escaped model text cannot match.
-_TOOL_LIMIT_MARK = b'"stop_reason": "tool_limit"'
 
 
 def _num(v: Any) -> float:
@@ -92,41 +87,6 @@ def _load_frame_plain(store: RunStore) -> pd.DataFrame:
     return _with_timing(pd.DataFrame(rows), timing)
 
 
-# The store writes each record as ``json.dumps(dataclasses.asdict(...))`` on one line, so the few fields a
-# summary needs sit at fixed places: the head of an attempt line (key ... status) and its tail (usage ...
-# latency_s), and the head of a grade line. Reading just those skips decoding transcripts, which are almost
-# all of a store's bytes. A line whose head or tail does not look exactly like that is decoded in full.
-_STR = rb'"[^"\\]*(?:\\.[^"\\]*)*"'  # a JSON string, escapes included
-_NUM = rb"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?"
-_ATTEMPT_HEAD = re.compile(
-    rb'\{"key": (' + _STR + rb'), "run_id": ' + _STR + rb', "suite": ' + _STR + rb', "sample_id": (' + _STR
-    + rb'), "repeat": (-?\d+), "seed": -?\d+, "effort": ' + _STR + rb', "model": ' + _STR + rb', "transport": '
-    + _STR + rb', "settings_hash": ' + _STR + rb', "status": (' + _STR + rb'), "output": ')
-_ATTEMPT_TAIL = re.compile(
-    rb', "usage": \{"prompt_tokens": (-?\d+), "completion_tokens": (-?\d+), "reasoning_tokens": (-?\d+)\}, '
-    rb'"n_calls": (-?\d+), "started_at": (' + _NUM + rb'), "ended_at": (' + _NUM + rb'), "latency_s": (' + _NUM
-    + rb'), "ttft_s": (' + _NUM + rb'|null), ')
-_TIMING_MARK = b'"info": {"timing": {'
-
-_TAIL_MARK = b', "usage": {"prompt_tokens": '
-_GRADE_HEAD = re.compile(rb'\{"key": (' + _STR + rb'), "score": (' + _NUM + rb'), "answer": (' + _STR
-                         + rb'|null|true|false|' + _NUM + rb'), "reason": ')
-
-
-def _jstr(raw: bytes) -> str:
-    return json.loads(raw) if b"\\" in raw else raw[1:-1].decode("utf-8")
-
-
-def _jnum(raw: bytes) -> int | float:
-    return float(raw) if (b"." in raw or b"e" in raw or b"E" in raw) else int(raw)
-
-
-def _jvalue(raw: bytes) -> Any:
-    if raw.startswith(b'"'):
-        return _jstr(raw)
-    return {b"null": None, b"true": True, b"false": False}.get(raw) if raw[:1].isalpha() else _jnum(raw)
-
-
 def _store_lines(path: Path) -> Iterator[bytes]:
     """Complete lines of a store file (a torn last line is skipped, as ``read_jsonl`` does)."""
     if not path.exists():
@@ -138,70 +98,49 @@ def _store_lines(path: Path) -> Iterator[bytes]:
             yield raw
 
 
-def _load_grades_fast(path: Path) -> dict[str, tuple[Any, Any]]:
-    out: dict[str, tuple[Any, Any]] = {}
+def _records(path: Path) -> Iterator[dict[str, Any]]:
+    """Every JSON object line of a store file with a string key (others skipped, as the store's reader does)."""
+    loads = json.loads
     for raw in _store_lines(path):
-        m = _GRADE_HEAD.match(raw)
-        if m:
-            out[_jstr(m.group(1))] = (_jnum(m.group(2)), _jvalue(m.group(3)))
-            continue
         try:
-            d = json.loads(raw)
-        except json.JSONDecodeError:
+            d = loads(raw)
+        except ValueError:  # JSONDecodeError, or bytes that are not UTF-8
             continue
-        g = Grade(**d)
-        out[g.key] = (g.score, g.answer)
-    return out
+        if isinstance(d, dict) and isinstance(d.get("key"), str):
+            yield d
 
 
-def _load_frame_fast(store: RunStore) -> pd.DataFrame | None:
+def _load_grades_fast(path: Path) -> dict[str, tuple[Any, Any]]:
+    return {d["key"]: (d.get("score"), d.get("answer")) for d in _records(path)}
+
+
+def _load_frame_fast(store: RunStore) -> pd.DataFrame:
+    """The frame of ``_load_frame_plain`` from each line parsed as JSON, reading only the fields a summary needs
+    (no Attempt objects: a store's lines are mostly transcripts, and building them costs more than parsing)."""
     grades = _load_grades_fast(store.grades_path)
     rows: dict[str, tuple] = {}
     timing: dict[str, tuple] = {}
-    for raw in _store_lines(store.attempts_path):
-        head = _ATTEMPT_HEAD.match(raw)
-        at = raw.rfind(_TAIL_MARK)
-        tail = _ATTEMPT_TAIL.match(raw, at) if head and at > 0 else None
-        if head and tail:
-            key = _jstr(head.group(1))
-            rows[key] = (key, _jstr(head.group(2)), int(head.group(3)), _jstr(head.group(4)), int(tail.group(2)),
-                         int(tail.group(3)), int(tail.group(1)), _jnum(tail.group(7)), _jnum(tail.group(5)),
-                         _jnum(tail.group(6)))
-            timing[key] = (int(tail.group(4)), _num(_jvalue(tail.group(8))), *_tail_timing(raw, tail.end()),
-                           float(raw.find(_TOOL_LIMIT_MARK, tail.end()) >= 0))
-            continue
-        try:
-            d = json.loads(raw)
-        except json.JSONDecodeError:
-            continue
-        a = Attempt.from_dict(d)
-        rows[a.key] = (a.key, a.sample_id, a.repeat, a.status, a.usage.get("completion_tokens", 0),
-                       a.usage.get("reasoning_tokens", 0), a.usage.get("prompt_tokens", 0), a.latency_s,
-                       a.started_at, a.ended_at)
-        timing[a.key] = _timing_row(a)
+    for d in _records(store.attempts_path):
+        key = d["key"]
+        usage = d.get("usage") or {}
+        info = d.get("info")
+        info = info if isinstance(info, dict) else {}
+        t = info.get("timing")
+        t = t if isinstance(t, dict) else {}
+        rows[key] = (key, d.get("sample_id"), d.get("repeat"), d.get("status"), usage.get("completion_tokens", 0),
+                     usage.get("reasoning_tokens", 0), usage.get("prompt_tokens", 0), d.get("latency_s"),
+                     d.get("started_at"), d.get("ended_at"))
+        timing[key] = (int(d.get("n_calls", 1)), _num(d.get("ttft_s")), *(_num(t.get(k)) for k in _TIMING_KEYS),
+                       float(info.get("stop_reason") == "tool_limit"))
     if not rows:
         return pd.DataFrame([])
     cols = list(zip(*rows.values(), strict=True))
     missing = (math.nan, None)
     graded = [grades.get(k, missing) for k in cols[0]]
     data = dict(zip(_FRAME_COLUMNS[:10], cols, strict=True))
-    data["score"] = [g[0] for g in graded]
+    data["score"] = [math.nan if g[0] is None else g[0] for g in graded]
     data["answer"] = [g[1] for g in graded]
     return _with_timing(pd.DataFrame(data, columns=list(_FRAME_COLUMNS)), [timing[k] for k in cols[0]])
-
-
-def _tail_timing(raw: bytes, start: int) -> tuple[float, ...]:
-    """The engine writes ``info.timing`` (a flat dict of numbers) first in ``info``: read just that."""
-    at = raw.find(_TIMING_MARK, start)
-    if at < 0:
-        return (math.nan,) * len(_TIMING_KEYS)
-    begin = at + len(_TIMING_MARK) - 1
-    end = raw.find(b"}", begin)
-    try:
-        t = json.loads(raw[begin:end + 1])
-    except (json.JSONDecodeError, ValueError):
-        t = {}
-    return tuple(_num(t.get(k)) for k in _TIMING_KEYS)
 
 
 def _wall_seconds(manifest: dict[str, Any], frame: pd.DataFrame) -> float:

@@ -34,7 +34,7 @@ def _edit(path, fn):
 
 @pytest.mark.parametrize("case", ["torn_tail", "missing_grades", "duplicate_key", "bad_line", "blank_line",
                                   "int_answers_some_missing", "no_usage_field", "grade_bad_line", "escaped_ids",
-                                  "info_lookalike", "odd_numbers", "list_answer", "empty"])
+                                  "info_lookalike", "odd_numbers", "list_answer", "empty", "other_key_order"])
 def test_every_oddity_gives_the_plain_readers_frame(tmp_path, case):
     run = make_run(tmp_path, n_samples=6, repeats=2)
     attempts, grades = run / "attempts.jsonl", run / "grades.jsonl"
@@ -98,10 +98,24 @@ def test_every_oddity_gives_the_plain_readers_frame(tmp_path, case):
         _edit(grades, lambda lines: [json.dumps({**json.loads(lines[0]), "answer": [1, 2]}) + "\n"] + lines[1:])
     elif case == "empty":
         attempts.write_text("")
+    elif case == "other_key_order":  # another writer (or a later release): keys reversed, no spaces, timing last
+        def reorder(lines):
+            out = []
+            for line in lines:
+                d = json.loads(line)
+                if isinstance(d.get("info"), dict):
+                    d["info"] = {**d["info"], "timing": {"tpot_s": 0.01, "itl_p50_s": 0.02, "itl_p95_s": 0.05},
+                                 "stop_reason": "tool_limit"}
+                out.append(json.dumps(dict(reversed(d.items())), separators=(",", ":")) + "\n")
+            return out
+        _edit(attempts, reorder)
+        _edit(grades, reorder)
     plain = _load_frame_plain(RunStore(run))
     fast = load_run(run).frame
     pd.testing.assert_frame_equal(fast, plain)
     assert len(fast) == len(plain)
+    if case == "other_key_order":
+        assert fast.tpot_s.eq(0.01).all() and fast.tool_limit_hit.eq(1.0).all() and fast.score.notna().all()
 
 
 def _majority_reference(graded: pd.DataFrame) -> list[float]:
