@@ -32,6 +32,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from types import NoneType
 from typing import Any
 
 import aiohttp
@@ -153,6 +154,8 @@ _CONNECTION_ERRORS = (aiohttp.ClientConnectorError, aiohttp.ServerDisconnectedEr
                       aiohttp.ConnectionTimeoutError)
 CANARY_TEXT = "Reply with the word OK."  # the liveness probe's question (one token is asked for)
 _MAX_EVENT_BYTES = 256 << 20  # one server-sent event; a Responses stream's last event holds the whole reply
+# A stream has one event per token: decoding the text ourselves skips json.loads' per-call encoding detection.
+_decode_json = json.JSONDecoder().decode
 
 
 def _transient(exc: BaseException) -> TransientError:
@@ -507,8 +510,8 @@ class ModelClient(ABC):
                     done = True
                     break
                 try:
-                    event = json.loads(payload)
-                except ValueError as exc:
+                    event = _decode_json(payload.decode())
+                except ValueError as exc:  # UnicodeDecodeError included
                     raise BadResponse(f"stream event is not JSON: {payload[:200]!r}") from exc
                 if not isinstance(event, dict):
                     raise WrongShape(f"stream event is {_json_kind(event)}, not a JSON object: {payload[:200]!r}")
@@ -581,6 +584,28 @@ class _ChatStream(StreamReader):
         self.chunks = 0
 
     def feed(self, event: dict[str, Any], timer: StreamTimer) -> bool:
+        # Fast path for the usual event (a piece of reasoning or content, nothing else), one per token: the same
+        # result as the checked path below, which every other event takes.
+        choices = event.get("choices")
+        if type(choices) is list and choices and type(choice := choices[0]) is dict \
+                and choice.get("finish_reason") is None and type(delta := choice.get("delta")) is dict \
+                and not delta.get("tool_calls"):
+            reasoning, content = delta.get("reasoning"), delta.get("content")
+            other = delta.get("reasoning_content")
+            str_or_none = (str, NoneType)
+            if type(reasoning) in str_or_none and type(content) in str_or_none and type(other) in str_or_none:
+                reasoning = reasoning or other
+                if reasoning:
+                    self.analysis.append(reasoning)
+                if content:
+                    self.final.append(content)
+                if reasoning or content:
+                    timer.tick()
+                    self.chunks += 1
+                return False
+        return self._feed_checked(event, timer)
+
+    def _feed_checked(self, event: dict[str, Any], timer: StreamTimer) -> bool:
         choices = _list(event.get("choices"), "choices")
         if not choices:
             return False
