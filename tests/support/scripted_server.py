@@ -513,6 +513,22 @@ def build_app(server: ScriptedServer, version: str = "scripted-0") -> web.Applic
             {"id": "scripted", "object": "model", "max_model_len": int(server.script.server["max_model_len"])}]})
 
     app.router.add_get("/v1/models", models)
+
+    async def metrics(_: web.Request) -> web.Response:
+        """vLLM's gauges that tell how full the batch is, and its KV-cache configuration (``server`` settings
+        ``num_gpu_blocks`` / ``block_size``; the slots of ``faults.capacity`` stand for the batch)."""
+        slots = server.slots
+        cap = int(server.script.faults["capacity"] or 0)
+        running = cap - slots._value if slots is not None else 0  # noqa: SLF001 - test double
+        waiting = len(slots._waiters or ()) if slots is not None else 0  # noqa: SLF001
+        cfg = server.script.server
+        return web.Response(text=(
+            f'vllm:num_requests_running{{model_name="scripted"}} {running}\n'
+            f'vllm:num_requests_waiting{{model_name="scripted"}} {waiting}\n'
+            f'vllm:cache_config_info{{block_size="{cfg.get("block_size", 16)}",cache_dtype="auto",'
+            f'num_gpu_blocks="{cfg.get("num_gpu_blocks", 4096)}"}} 1.0\n'))
+
+    app.router.add_get("/metrics", metrics)
     for path in ("/v1/chat/completions", "/v1/responses", "/v1/completions"):
         app.router.add_post(path, server.handle)
     return app

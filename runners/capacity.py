@@ -1,0 +1,68 @@
+"""How many requests to keep in flight so a vLLM server's batch stays full (``concurrency=auto``).
+
+vLLM runs at most ``max_num_seqs`` sequences at once (its default: 256) and as many as its KV cache holds; every
+request beyond that waits in its queue, which costs nothing while the batch is full and refills a finished slot at
+once. So the right number in flight is the server's batch size plus a margin for the refill, per replica: a fixed
+64 starves a big GPU and floods a small CPU server. vLLM's ``/metrics`` publishes its KV-cache configuration
+(``vllm:cache_config_info``: block size and blocks, newer versions also the cache size in tokens and how many
+full-length requests fit) but not ``max_num_seqs``: that comes from the server we start, else vLLM's default.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+import httpx
+
+VLLM_DEFAULT_MAX_NUM_SEQS = 256
+REFILL_MARGIN = 1.25  # in flight per batch slot: a finished sequence's slot is taken by a queued request at once
+_INFO_LINE = re.compile(r"^vllm:cache_config_info\{([^}]*)\}\s+\S+", re.M)
+_LABEL = re.compile(r'(\w+)="([^"]*)"')
+
+
+def parse_cache_config(metrics_text: str) -> dict[str, float]:
+    """The numeric labels of ``vllm:cache_config_info`` (first engine), e.g. num_gpu_blocks, block_size."""
+    line = _INFO_LINE.search(metrics_text)
+    if line is None:
+        return {}
+    out: dict[str, float] = {}
+    for key, value in _LABEL.findall(line.group(1)):
+        try:
+            out[key] = float(value)
+        except ValueError:  # e.g. cache_dtype="auto", num_gpu_blocks="None" before the engine profiled memory
+            continue
+    return out
+
+
+def read_server_limits(root_url: str, timeout_s: float = 10.0) -> dict[str, Any]:
+    """What the server publishes about its capacity ({} when it publishes nothing, e.g. not a vLLM)."""
+    try:
+        resp = httpx.get(root_url.rstrip("/") + "/metrics", timeout=timeout_s)
+    except httpx.HTTPError:
+        return {}
+    if resp.status_code != 200:
+        return {}
+    cache = parse_cache_config(resp.text)
+    limits: dict[str, Any] = {}
+    if "num_gpu_blocks" in cache and "block_size" in cache:
+        limits["kv_cache_tokens"] = int(cache["num_gpu_blocks"] * cache["block_size"])
+    elif "kv_cache_size_tokens" in cache:
+        limits["kv_cache_tokens"] = int(cache["kv_cache_size_tokens"])
+    if "kv_cache_max_concurrency" in cache:  # full-length (max_model_len) requests the cache holds at once
+        limits["kv_cache_max_concurrency"] = cache["kv_cache_max_concurrency"]
+    return limits
+
+
+def pick_concurrency(max_num_seqs: int | None, replicas: int = 1,
+                     limits: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Requests in flight for ``replicas`` servers of batch size ``max_num_seqs`` (None: vLLM's default).
+
+    Returns the value and how it was reached, for the manifest.
+    """
+    seqs = int(max_num_seqs or VLLM_DEFAULT_MAX_NUM_SEQS)
+    per_replica = math.ceil(seqs * REFILL_MARGIN)
+    return {"concurrency": per_replica * max(1, replicas), "max_num_seqs": seqs,
+            "max_num_seqs_source": "server config" if max_num_seqs else "vLLM default",
+            "per_replica": per_replica, "replicas": max(1, replicas), "server_limits": dict(limits or {})}

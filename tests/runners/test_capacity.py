@@ -1,0 +1,61 @@
+"""Requests in flight from the server's batch size, and what a vLLM-shaped /metrics says about its KV cache."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+
+from runners.capacity import (
+    VLLM_DEFAULT_MAX_NUM_SEQS,
+    parse_cache_config,
+    pick_concurrency,
+    read_server_limits,
+)
+from tests.conftest import ScriptedServerProcess
+
+# The line as vLLM 0.1x publishes it (labels in its order; values strings; "None" before memory profiling)
+VLLM_LINE = ('vllm:cache_config_info{block_size="16",cache_dtype="auto",calculate_kv_scales="False",'
+             'enable_prefix_caching="True",gpu_memory_utilization="0.9",is_attention_free="False",'
+             'num_cpu_blocks="None",num_gpu_blocks="2874",num_gpu_blocks_override="None",'
+             'prefix_caching_hash_algo="builtin",sliding_window="None",swap_space="4",'
+             'swap_space_bytes="4294967296"} 1.0\n')
+
+
+def test_cache_config_labels_are_read_as_numbers_and_the_rest_skipped() -> None:
+    cache = parse_cache_config("# HELP x\nvllm:num_requests_running{model_name=\"m\"} 3.0\n" + VLLM_LINE)
+    assert cache["num_gpu_blocks"] == 2874 and cache["block_size"] == 16
+    assert "cache_dtype" not in cache and "num_cpu_blocks" not in cache  # "auto", "None"
+    assert parse_cache_config("vllm:num_requests_running 0\n") == {}
+
+
+def test_batch_size_plus_a_refill_margin_per_replica_never_a_fixed_64() -> None:
+    assert pick_concurrency(1024)["concurrency"] == 1280
+    assert pick_concurrency(8, replicas=2)["concurrency"] == 20
+    default = pick_concurrency(None)
+    assert default["max_num_seqs"] == VLLM_DEFAULT_MAX_NUM_SEQS and default["max_num_seqs_source"] == "vLLM default"
+    assert default["concurrency"] == 320
+
+
+def test_limits_from_a_running_server_and_none_from_a_server_without_metrics(tmp_path) -> None:
+    srv = ScriptedServerProcess({"faults": {"capacity": 4, "latency_s": 1.0},
+                                 "server": {"num_gpu_blocks": 100, "block_size": 16}}, tmp_path).start()
+    try:
+        root = srv.base_url.removesuffix("/v1")
+        assert read_server_limits(root) == {"kv_cache_tokens": 1600}
+
+        async def load() -> None:  # 6 requests on 4 slots: the server's own gauges show a full batch and a queue
+            async with httpx.AsyncClient(timeout=30) as http:
+                sends = [http.post(srv.base_url + "/chat/completions", json={
+                    "model": "m", "messages": [{"role": "user", "content": "hi"}]}) for _ in range(6)]
+                tasks = [asyncio.ensure_future(s) for s in sends]
+                await asyncio.sleep(0.5)
+                text = (await http.get(root + "/metrics")).text
+                assert 'vllm:num_requests_running{model_name="scripted"} 4' in text
+                assert 'vllm:num_requests_waiting{model_name="scripted"} 2' in text
+                await asyncio.gather(*tasks)
+
+        asyncio.run(load())
+    finally:
+        srv.stop()
+    assert read_server_limits(root) == {}  # nothing answers any more
