@@ -119,6 +119,7 @@ class Task(ABC):
     def preflight(self) -> None:
         """Before the first request of a run that sends: raise :class:`TaskError` when something the whole run
         needs is missing (e.g. no container engine), so it fails once instead of once per attempt."""
+        return None
 
     def finalize(self, run_dir: Path) -> object:
         """After a run or a regrade, with every attempt stored: suite-level scoring that needs them all (lm-eval's

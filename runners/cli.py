@@ -295,7 +295,7 @@ def config_error_line(exc: Exception) -> str:
 def build_task(cfg: DictConfig, suite_cfg: dict[str, Any]) -> Task:
     """The suite's task; an option the task does not take or a value it refuses is a one-line UserError."""
     try:
-        return instantiate(OmegaConf.create(suite_cfg), _convert_="all")
+        task = instantiate(OmegaConf.create(suite_cfg), _convert_="all")
     except InstantiationException as exc:
         cause = exc.__cause__
         if isinstance(cause, TaskError | UserError):
@@ -308,6 +308,9 @@ def build_task(cfg: DictConfig, suite_cfg: dict[str, Any]) -> Task:
         if cause is None:
             raise
         raise cause from exc  # anything else is a bug: its own traceback
+    if not isinstance(task, Task):  # the runner calls Task's hooks directly
+        raise UserError(f"suite {cfg.suite.name}: {suite_cfg.get('_target_')} is not a Task (evals.task.Task)")
+    return task
 
 
 def build_settings(cfg: DictConfig, task: Task, peers: dict[str, Any]) -> dict[str, Any]:

@@ -48,6 +48,7 @@ from evals.clients import (
     StreamReader,
     StreamTimer,
 )
+from evals.task import SingleTurnTask, Task
 from evals.types import ModelOutput
 
 PASS, WARN, FAIL = "PASS", "WARN", "FAIL"
@@ -285,7 +286,7 @@ class Target:
 def target_from_config(
     cfg: DictConfig,
     urls: list[str],
-    task: Any = None,
+    task: Task | None = None,
     samples: list[Any] | None = None,
     server_version: str | None = None,
 ) -> Target:
@@ -296,8 +297,8 @@ def target_from_config(
     budget = max_model_len
     if sampling.max_tokens is not None:  # the prompt and the answer budget
         budget = _prompt_tokens(messages) + int(sampling.max_tokens)
-    context = getattr(task, "max_context_tokens", None)  # agent suites: the context their episodes may fill
-    if isinstance(context, int):
+    context = task.max_context_tokens if task is not None else None  # agent suites: what an episode may fill
+    if context is not None:
         budget = max(budget or 0, context)
     client = cfg.client
     return Target(
@@ -312,7 +313,7 @@ def target_from_config(
         timeout_s=min(float(client.timeout_s), 600.0),
         max_retries=min(int(client.max_retries), 2),
         retry_wait_s=float(client.retry_wait_s),
-        python_tool=bool(getattr(task, "needs_python_tool", False)),
+        python_tool=task is not None and task.needs_python_tool,
         messages=messages,
         prompt_source=source,
         budget=budget,
@@ -320,16 +321,15 @@ def target_from_config(
     )
 
 
-def probe_messages(task: Any, samples: list[Any] | None = None) -> tuple[list[dict[str, Any]], str]:
+def probe_messages(task: Task | None, samples: list[Any] | None = None) -> tuple[list[dict[str, Any]], str]:
     """The suite's first prompt (what the run will send), else a short built-in question."""
-    prompt = getattr(task, "prompt", None)
-    if task is not None and prompt is not None:
+    if isinstance(task, SingleTurnTask):
         try:
             samples = samples if samples is not None else task.load()
         except Exception as exc:  # no data here: the doctor still checks the server
             return [{"role": "user", "content": FALLBACK_QUESTION}], f"built-in question ({task.name}: {exc})"
         if samples:
-            return prompt(samples[0]), f"{task.name} sample {samples[0].id}"
+            return task.prompt(samples[0]), f"{task.name} sample {samples[0].id}"
     return [{"role": "user", "content": FALLBACK_QUESTION}], "built-in question"
 
 
@@ -785,7 +785,7 @@ def enabled(cfg: DictConfig) -> bool:
 
 
 def before_run(
-    cfg: DictConfig, task: Any, samples: list[Any], urls: list[str], server_version: str | None
+    cfg: DictConfig, task: Task | None, samples: list[Any], urls: list[str], server_version: str | None
 ) -> list[dict[str, str]]:
     """The checks before sampling; raises :class:`DoctorFailed` after printing when one fails."""
     target = target_from_config(cfg, urls, task, samples, server_version)
@@ -805,7 +805,7 @@ def before_run(
     return [c.to_dict() for c in checks]
 
 
-def run_action(cfg: DictConfig, task: Any) -> None:
+def run_action(cfg: DictConfig, task: Task | None) -> None:
     """``action=doctor``: probes only (spawning the server first with server=spawn); DoctorFailed on a FAIL."""
     import shutil
     import tempfile
