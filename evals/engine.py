@@ -11,7 +11,7 @@ import asyncio
 import hashlib
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,6 +86,44 @@ def with_timing(info: dict[str, Any], calls: list[ModelOutput]) -> dict[str, Any
     return {**info, "timing": timing}
 
 
+async def run_episode(solve: Callable[[ModelSession], Awaitable[Episode]], session: ModelSession, *,
+                      sample_id: str, repeat: int, run_id: str, suite: str, model: str, transport: str,
+                      settings_hash: str) -> Attempt:
+    """One episode through ``solve`` turned into the attempt the store keeps: the one place that does it (the
+    engine and the lm-eval bridge), so both record the same statuses (ok, truncated, malformed, error).
+
+    A request the server refused, or answered unreadably on every try, is an ``error`` attempt; a server that
+    stays down (:class:`ServerUnavailable`) propagates and stops the run.
+    """
+    t0 = time.time()
+    try:
+        episode = await solve(session)
+        status, error = episode_status(episode)
+    except RequestRejected as exc:
+        episode = Episode(transcript=[], output=session.calls[-1] if session.calls else ModelOutput())
+        status, error = "error", f"request rejected: {exc}"
+    except RequestFailed as exc:  # unreadable replies on every try from a healthy server
+        episode = Episode(transcript=[], output=session.calls[-1] if session.calls else ModelOutput())
+        status, error = "error", f"request failed: {exc}"
+    usage = Usage()
+    for call in session.calls:
+        usage.add(call.usage)
+    attempt = Attempt(
+        key=attempt_key(sample_id, repeat), run_id=run_id, suite=suite, sample_id=sample_id,
+        repeat=repeat, seed=session.seed, effort=session.effort, model=model, transport=transport,
+        settings_hash=settings_hash, status=status, output=output_dict(episode.output),
+        transcript=episode.transcript, usage=usage.__dict__.copy(), n_calls=len(session.calls),
+        started_at=t0, ended_at=time.time(), latency_s=sum(c.latency_s for c in session.calls),
+        ttft_s=session.calls[0].ttft_s if session.calls else None, error=error,
+        info=with_timing(episode.info, session.calls))
+    for role, peer in session.peers.items():  # the agent's usage stays the agent's; peers are reported apart
+        peer_usage = Usage()
+        for call in peer.calls:
+            peer_usage.add(call.usage)
+        attempt.info.setdefault("peer_usage", {})[role] = peer_usage.__dict__.copy()
+    return attempt
+
+
 @dataclass
 class RunSpec:
     run_id: str
@@ -122,10 +160,12 @@ ProgressHook = Callable[[RunStats], None]
 
 async def run_attempts(task: Task, samples: list[Sample], client: ModelClient, store: RunStore, spec: RunSpec,
                        on_progress: ProgressHook | None = None,
-                       stored: tuple[dict[str, Attempt], dict[str, Grade]] | None = None) -> RunStats:
+                       stored: tuple[dict[str, Attempt], dict[str, Grade]] | None = None,
+                       gate: Any = None) -> RunStats:
     """Generate and grade every missing sample x repeat of ``spec``; append each to ``store`` at once.
 
-    ``stored``: the store's attempts and grades when the caller has read them already.
+    ``stored``: the store's attempts and grades when the caller has read them already. ``gate``: slots shared
+    with other runs on the same server (``evals.pool``); each attempt holds one while it runs.
     """
     done, grades = stored if stored is not None else (store.attempts(), store.grades())
     stats = RunStats(total=len(samples) * spec.repeats)
@@ -159,34 +199,9 @@ async def run_attempts(task: Task, samples: list[Sample], client: ModelClient, s
         peers = {role: ModelSession(c, effort=e, sampling=smp, seed=derive_seed(seed, role, repeat))
                  for role, (c, e, smp) in spec.peers.items()}
         session = ModelSession(client, effort=spec.effort, sampling=spec.sampling, seed=seed, peers=peers)
-        t0 = time.time()
-        try:
-            episode = await task.solve(sample, session)
-            status, error = episode_status(episode)
-        except RequestRejected as exc:
-            last = session.calls[-1] if session.calls else ModelOutput()
-            episode = Episode(transcript=[], output=last)
-            status, error = "error", f"request rejected: {exc}"
-        except RequestFailed as exc:  # unreadable replies on every try from a healthy server
-            last = session.calls[-1] if session.calls else ModelOutput()
-            episode = Episode(transcript=[], output=last)
-            status, error = "error", f"request failed: {exc}"
-        usage = Usage()
-        for call in session.calls:
-            usage.add(call.usage)
-        attempt = Attempt(
-            key=attempt_key(sample.id, repeat), run_id=spec.run_id, suite=spec.suite, sample_id=sample.id,
-            repeat=repeat, seed=seed, effort=spec.effort, model=spec.model, transport=client.transport,
-            settings_hash=spec.settings_hash, status=status, output=output_dict(episode.output),
-            transcript=episode.transcript, usage=usage.__dict__.copy(), n_calls=len(session.calls),
-            started_at=t0, ended_at=time.time(), latency_s=sum(c.latency_s for c in session.calls),
-            ttft_s=session.calls[0].ttft_s if session.calls else None, error=error,
-            info=with_timing(episode.info, session.calls))
-        for role, peer in peers.items():  # the agent's usage stays the agent's; peers are reported apart
-            peer_usage = Usage()
-            for call in peer.calls:
-                peer_usage.add(call.usage)
-            attempt.info.setdefault("peer_usage", {})[role] = peer_usage.__dict__.copy()
+        attempt = await run_episode(lambda s: task.solve(sample, s), session, sample_id=sample.id, repeat=repeat,
+                                    run_id=spec.run_id, suite=spec.suite, model=spec.model,
+                                    transport=client.transport, settings_hash=spec.settings_hash)
         if task.grade_in_thread:
             # Judging code takes seconds: keep it off the event loop so requests keep flowing.
             async with grading_slots:
@@ -198,8 +213,8 @@ async def run_attempts(task: Task, samples: list[Sample], client: ModelClient, s
         if grade.score is not None:
             stats.graded += 1
             stats.score_sum += grade.score
-        stats.completion_tokens += usage.completion_tokens
-        stats.statuses[status] = stats.statuses.get(status, 0) + 1
+        stats.completion_tokens += attempt.usage.get("completion_tokens", 0)
+        stats.statuses[attempt.status] = stats.statuses.get(attempt.status, 0) + 1
         stats.elapsed_s = time.perf_counter() - started
         if on_progress:
             on_progress(stats)
@@ -211,7 +226,11 @@ async def run_attempts(task: Task, samples: list[Sample], client: ModelClient, s
             except asyncio.QueueEmpty:
                 return
             try:
-                await one(sample, repeat)
+                if gate is None:
+                    await one(sample, repeat)
+                else:
+                    async with gate.slot():
+                        await one(sample, repeat)
             except ServerUnavailable as exc:
                 fatal.append(exc)
                 return
