@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tasks.lm_eval_bridge.task import SUMMARY
+SUMMARY = "lm_eval_summary.json"  # lm-eval's metrics of a run, written by LmEvalTask.finalize
 
 
 def _fmt(v: Any, scale: float = 100.0) -> str:

@@ -41,12 +41,12 @@ from tasks.lm_eval_bridge.common import (
     response_for_lm_eval,
     sample_id,
 )
+from tasks.lm_eval_bridge.report import SUMMARY, lm_eval_sections
 
 log = logging.getLogger(__name__)
 
 RESULTS = "lm_eval_results.json"
 SAMPLES = "lm_eval_samples.jsonl"
-SUMMARY = "lm_eval_summary.json"
 
 
 class _Collected(Exception):
@@ -290,8 +290,6 @@ class LmEvalTask(Task):
 
     @classmethod
     def suite_metrics(cls, run_dir: Path) -> list[dict[str, Any]]:
-        from tasks.lm_eval_bridge.report import lm_eval_sections
-
         return lm_eval_sections(run_dir)
 
     # -- lm-eval's own scoring over the store -----------------------------------------------------

@@ -7,6 +7,8 @@ Two paths, same verdicts:
   ``make_test_spec`` / ``get_logs_eval`` / ``get_eval_report``;
 - with Docker: ``swebench.harness.run_evaluation`` on a predictions file (:func:`run_harness`), then
   :func:`grades_from_harness` turns its ``report.json`` files into grades.
+
+Functions only; the command line (``python -m tasks.swebench.grading``) is ``__main__.py`` beside this file.
 """
 
 from __future__ import annotations
@@ -541,9 +543,3 @@ def breakdown_from_runs(run_dirs: Iterable[str | Path]) -> dict[str, dict[str, A
     for row in merged.values():
         row["resolved_rate"] = row["resolved"] / row["attempts"] if row["attempts"] else 0.0
     return merged
-
-
-if __name__ == "__main__":  # ``python -m tasks.swebench.grading ...`` as documented: the CLI is grading_cli
-    from tasks.swebench.grading_cli import main
-
-    raise SystemExit(main())

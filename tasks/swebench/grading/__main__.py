@@ -1,6 +1,5 @@
-"""The command line of SWE-bench grading (``python -m tasks.swebench.grading`` or ``python -m
-tasks.swebench.grading_cli``): grade stored runs after the fact with :mod:`tasks.swebench.grading`'s functions,
-write the grades back and refresh the run's suite metrics and report.md."""
+"""The command line of SWE-bench grading, ``python -m tasks.swebench.grading``: grade stored runs after the fact
+with the package's functions, write the grades back and refresh the run's suite metrics and report.md."""
 
 from __future__ import annotations
 
