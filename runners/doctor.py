@@ -713,7 +713,7 @@ def check_determinism(first: Result, again: Result) -> Check:
 
 
 def check_versions(server_version: str | None) -> Check:
-    from runners.cli import versions
+    from runners.versions import versions
 
     mine = versions()
     harmony_version = mine.get("openai-harmony", "not installed")
