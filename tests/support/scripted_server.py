@@ -36,6 +36,12 @@ responses: the message content is a string), ``usage_not_an_object`` (a string),
 (tool_calls is an object; ``token_ids`` a string; function-call arguments an object), ``content_not_text``
 (content is a number; ``token_ids`` hold a float and a string; output_text is a number).
 
+A GPU-like shape, for the sweep benchmark (unstreamed replies): ``faults.lengths`` ({effort: {"median": N,
+"sigma": S}}) draws each reply's completion tokens from a log-normal (a long tail that grows with effort; the
+usage reports them, the text stays the script's), and ``faults.knee`` makes decoding share the device: with b
+requests running, every token takes ``token_delay_s x max(1, b / knee)``, so throughput rises with the batch up to
+the knee and stays flat beyond it. ``GET /metrics`` shows vLLM's ``num_requests_running`` / ``waiting`` gauges.
+
 Server settings (``"server": {...}``) imitate how a gpt-oss server can be misconfigured, for the doctor's tests:
 ``max_model_len`` (reported on ``GET /v1/models``; default 131072), ``effort_ignored`` (chat and responses
 render the default ``medium`` whatever the request asks), ``reasoning_in_content`` (chat: no reasoning parser,
@@ -72,7 +78,8 @@ class Script:
         self.default = data.get("default", {"analysis": "Thinking.", "final": "\\boxed{0}"})
         self.faults = {"error_rate": 0.0, "error_status": 500, "latency_s": 0.0, "capacity": 0,
                        "die_after": None, "seed": 0, "token_delay_s": 0.0, "cut_rate": 0.0,
-                       "cut_after_chunks": 3, "timeout_rate": 0.0, "hang_s": 3600.0} | data.get("faults", {})
+                       "cut_after_chunks": 3, "timeout_rate": 0.0, "hang_s": 3600.0, "lengths": None,
+                       "knee": 0} | data.get("faults", {})
         self.server = {"max_model_len": 131072, "effort_ignored": False, "reasoning_in_content": False,
                        "drop_tool_calls": False, "date": "2026-01-01", "stream_drops_final": False,
                        } | data.get("server", {})
@@ -134,6 +141,13 @@ class ScriptedServer:
         reply = self.script.reply(user_text, effort, kind, prompt)
         request["model_reply"], request["effort"] = reply, effort  # what the model wrote, before the server's view
         reply = self._server_view(kind, reply, bool(body.get("stream")))
+        lengths = (faults["lengths"] or {}).get(effort or "")
+        if lengths:  # a drawn length, long-tailed: what a reasoning model's reply lengths look like
+            # drawn from the request's seed and text: the same attempt gets the same length in every arm
+            draw = random.Random(f"{body.get('seed')}:{effort}:{user_text}").lognormvariate(
+                0.0, float(lengths.get("sigma", 0.0))) if body.get("seed") is not None else \
+                self.rng.lognormvariate(0.0, float(lengths.get("sigma", 0.0)))
+            reply = {**reply, "completion_tokens": max(1, int(lengths["median"] * draw))}
         if reply.get("hang"):
             await asyncio.sleep(3600)
         shape = None
@@ -333,6 +347,17 @@ class ScriptedServer:
     async def _delay(self, reply: dict[str, Any], whole: bool = False) -> None:
         latency = float(reply.get("latency_s", self.script.faults["latency_s"]) or 0)
         delay = float(reply.get("token_delay_s", self.script.faults["token_delay_s"]) or 0)
+        knee = int(self.script.faults["knee"] or 0)
+        if whole and delay and knee and self.slots is not None:  # decode shares the device past the knee
+            if latency:
+                await asyncio.sleep(latency)
+            left = max(0, self._usage(reply)["completion_tokens"] - 1)
+            while left > 0:
+                running = int(self.script.faults["capacity"]) - self.slots._value  # noqa: SLF001 - test double
+                step = min(left, 16)
+                await asyncio.sleep(step * delay * max(1.0, running / knee))
+                left -= step
+            return
         if whole and delay:  # an unstreamed reply takes as long as the streamed one would
             latency += delay * max(0, self._usage(reply)["completion_tokens"] - 1)
         if latency:
@@ -363,6 +388,7 @@ class ScriptedServer:
         reasoning = self._count(reply.get("analysis", ""))
         completion = reasoning + self._count(reply.get("final") or "") + sum(
             self._count(c.get("arguments", "")) for c in reply.get("tool_calls", []))
+        completion = int(reply.get("completion_tokens", completion))  # a drawn length (faults.lengths)
         return {"prompt_tokens": 50, "completion_tokens": completion,
                 "completion_tokens_details": {"reasoning_tokens": reasoning}}
 
