@@ -32,19 +32,18 @@ import asyncio
 import hashlib
 import json
 import logging
-import time
 from pathlib import Path
 from typing import Any
 
 from lm_eval.api.model import LM
 from lm_eval.api.registry import register_model
 
-from evals.clients import ModelClient, RequestRejected, Sampling, make_client
-from evals.engine import derive_seed, episode_status
+from evals.clients import ModelClient, Sampling, make_client
+from evals.engine import derive_seed, run_episode
 from evals.secrets import NOT_A_KEY, MissingKey, key_from_env
 from evals.store import RunStore
-from evals.task import Episode, assistant_message
-from evals.types import EFFORTS, Attempt, ModelOutput, attempt_key
+from evals.task import Episode, ModelSession, assistant_message
+from evals.types import EFFORTS, attempt_key
 from tasks.lm_eval_bridge.common import (
     BridgeError,
     HarmonyChatTemplate,
@@ -211,26 +210,22 @@ class GptOssHarmonyLM(HarmonyChatTemplate, LM):
     async def _one(self, req: Any, sid: str, repeat: int) -> str:
         context, gen_kwargs = req.args[0], req.args[1]
         messages, prefill = context_to_messages(context)
-        seed = derive_seed(self.seed, sid, repeat)
-        t0 = time.time()
+        session = ModelSession(self.client, effort=self.effort, sampling=self.sampling,
+                               seed=derive_seed(self.seed, sid, repeat))
+
+        async def solve(model: ModelSession) -> Episode:  # one request: lm-eval's prompt, one answer
+            out = await model.generate(messages)
+            return Episode(transcript=[*messages, assistant_message(out)], output=out)
+
         self.requests_sent += 1
-        try:
-            out = await self.client.generate(messages, effort=self.effort, sampling=self.sampling, seed=seed)
-            status, error = episode_status(Episode(transcript=[], output=out))
-            calls = [out]
-        except RequestRejected as exc:
-            out, calls = ModelOutput(), []
-            status, error = "error", f"request rejected: {exc}"
-        until = stop_strings(gen_kwargs)
-        response = response_for_lm_eval(status, out.final, until)
+        # The engine's own path from episode to attempt: the same statuses (a truncated, malformed, rejected or
+        # unreadable reply) whether the suite runs through the CLI or lm-eval drives this model.
+        attempt = await run_episode(solve, session, sample_id=sid, repeat=repeat, run_id=self.run_id,
+                                    suite=self.suite, model=self.model_name, transport=self.transport,
+                                    settings_hash=self.settings_hash)
+        response = response_for_lm_eval(attempt.status, attempt.final_text, stop_strings(gen_kwargs))
         if self.store is not None:
-            info = {"lm_eval": request_info(req.task_name, req.doc_id, req.idx, context, gen_kwargs, prefill),
-                    "response": response}
-            self.store.append(Attempt(
-                key=attempt_key(sid, repeat), run_id=self.run_id, suite=self.suite, sample_id=sid, repeat=repeat,
-                seed=seed, effort=self.effort, model=self.model_name, transport=self.transport,
-                settings_hash=self.settings_hash, status=status, output=out.to_dict(),
-                transcript=[*messages, assistant_message(out)] if calls else list(messages),
-                usage=out.usage.__dict__.copy(), n_calls=len(calls), started_at=t0, ended_at=time.time(),
-                latency_s=out.latency_s, ttft_s=out.ttft_s, error=error, info=info), None)
+            attempt.info["lm_eval"] = request_info(req.task_name, req.doc_id, req.idx, context, gen_kwargs, prefill)
+            attempt.info["response"] = response
+            self.store.append(attempt, None)
         return response
