@@ -176,14 +176,23 @@ def print_tree(env: Environment, args: dict[str, Any], timeout: float) -> tuple[
     return f"{head}\n{body}" if body else f"{head}\n(empty)", False
 
 
-def run(env: Environment, short_name: str, arguments: str, timeout: float) -> tuple[str, bool]:
-    """Run one repo_browser call; returns (text for the model, whether it was an error)."""
+def object_arguments(arguments: str, tool: str, hint: str = "") -> tuple[dict[str, Any], str | None]:
+    """A tool call's JSON object arguments (empty text is ``{}``), or the error line the model sees instead."""
+    tail = f"; {hint}" if hint else ""
     try:
         args = json.loads(arguments) if arguments.strip() else {}
     except json.JSONDecodeError as exc:
-        return f"error: repo_browser.{short_name} arguments are not valid JSON ({exc.msg})", True
+        return {}, f"error: {tool} arguments are not valid JSON ({exc.msg}){tail}"
     if not isinstance(args, dict):
-        return f"error: repo_browser.{short_name} arguments must be a JSON object", True
+        return {}, f"error: {tool} arguments must be a JSON object{tail}"
+    return args, None
+
+
+def run(env: Environment, short_name: str, arguments: str, timeout: float) -> tuple[str, bool]:
+    """Run one repo_browser call; returns (text for the model, whether it was an error)."""
+    args, error = object_arguments(arguments, f"repo_browser.{short_name}")
+    if error:
+        return error, True
     try:
         if short_name == OPEN_FILE:
             return open_file(env, args)

@@ -462,13 +462,9 @@ class SweBenchTask(Task):
 
     def _exec(self, env: Environment, arguments: str, remaining_s: float) -> tuple[str, bool]:
         """Run an ``exec`` / ``container.exec`` call; malformed input is answered, never run."""
-        usage = "send {\"cmd\": [\"bash\", \"-lc\", \"ls\"]}"
-        try:
-            args = json.loads(arguments) if arguments.strip() else {}
-        except json.JSONDecodeError as exc:
-            return f"error: exec arguments are not valid JSON ({exc.msg}); {usage}", True
-        if not isinstance(args, dict):
-            return f"error: exec arguments must be a JSON object; {usage}", True
+        args, error = repo_browser.object_arguments(arguments, "exec", "send {\"cmd\": [\"bash\", \"-lc\", \"ls\"]}")
+        if error:
+            return error, True
         cmd = args.get("cmd")
         if isinstance(cmd, str) and cmd.strip():
             cmd = ["bash", "-lc", cmd]
