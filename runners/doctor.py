@@ -48,6 +48,7 @@ from evals.clients import (
     StreamReader,
     StreamTimer,
 )
+from evals.secrets import MissingKey, key_from_env
 from evals.task import SingleTurnTask, Task
 from evals.types import ModelOutput
 
@@ -281,6 +282,16 @@ class Target:
     prompt_source: str
     budget: int | None
     server_version: str | None = None
+    # The server's key (server.api_key_env), sent like a run sends it; kept out of repr so no print shows it.
+    api_key: str = field(default="EMPTY", repr=False)
+
+
+def server_api_key(cfg: DictConfig) -> str:
+    """The value of the variable ``server.api_key_env`` names ("EMPTY": none); DoctorFailed when it is unset."""
+    try:
+        return key_from_env(cfg.server.get("api_key_env"), "server.api_key_env", "the model server")
+    except MissingKey as exc:
+        raise DoctorFailed(str(exc)) from None
 
 
 def target_from_config(
@@ -318,6 +329,7 @@ def target_from_config(
         prompt_source=source,
         budget=budget,
         server_version=server_version,
+        api_key=server_api_key(cfg),
     )
 
 
@@ -377,6 +389,7 @@ async def _send(target: Target, probe: Probe, url: str) -> Result:
         retry_wait_s=target.retry_wait_s,
         max_connections=8,
         stream=probe.stream,
+        api_key=target.api_key,
         **({"start_date": target.start_date} if target.start_date else {}),
     )
     if target.transport == "harmony":
@@ -664,10 +677,11 @@ def check_python_tool(main: Result, transport: str) -> Check:
     )
 
 
-def server_max_model_len(url: str, model: str) -> int | None:
+def server_max_model_len(url: str, model: str, api_key: str = "EMPTY") -> int | None:
     """``max_model_len`` of ``model`` from ``GET /v1/models`` (vLLM reports it; None: not reported)."""
+    headers = {"Authorization": f"Bearer {api_key}"}  # a server started with --api-key guards /v1/models too
     try:
-        data = httpx.get(url.rstrip("/") + "/models", timeout=10.0).json().get("data") or []
+        data = httpx.get(url.rstrip("/") + "/models", headers=headers, timeout=10.0).json().get("data") or []
     except (httpx.HTTPError, ValueError, AttributeError):
         return None
     cards = [d for d in data if isinstance(d, dict)]
@@ -747,7 +761,7 @@ def diagnose(target: Target) -> tuple[list[Check], list[Result]]:
     if target.python_tool:
         checks.append(check_python_tool(by["low"], target.transport))
     checks += [
-        check_max_len(server_max_model_len(target.urls[0], target.model), target.budget),
+        check_max_len(server_max_model_len(target.urls[0], target.model, target.api_key), target.budget),
         check_determinism(by["low"], by["low again"]),
         check_versions(target.server_version),
     ]
@@ -812,6 +826,7 @@ def run_action(cfg: DictConfig, task: Task | None) -> None:
 
     from runners import serving
 
+    server_api_key(cfg)  # an unset key variable stops here, before a server is started
     logs = Path(
         tempfile.mkdtemp(prefix="gptoss-doctor-")
     )  # a spawned server's log; never the run's directory
