@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from evals.jsonlines import loads_line
 from evals.types import Attempt, Grade
 
 ATTEMPTS = "attempts.jsonl"
@@ -53,7 +54,7 @@ def _numbered_jsonl(path: Path, strict: bool) -> Iterator[tuple[int, Any]]:
             if not raw.strip():
                 continue
             try:
-                record = json.loads(raw)
+                record = loads_line(raw)
             except ValueError:  # JSONDecodeError, or UnicodeDecodeError for bytes such as NULs
                 pending = (number, raw)  # fine only if it turns out to be the last line
                 continue

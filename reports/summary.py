@@ -5,7 +5,6 @@ Reads only stores, so any old run can be re-reported: ``gptoss-eval-report outpu
 
 from __future__ import annotations
 
-import json
 import math
 from collections import defaultdict
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from evals.card import card_value
+from evals.jsonlines import loads_line
 from evals.metrics import majority_vote, mean_ci, pass_at_k, percentile
 from evals.store import RunStore, find_runs
 from evals.suite_metrics import Section, merge_sections, read_suite_metrics
@@ -100,7 +100,7 @@ def _store_lines(path: Path) -> Iterator[bytes]:
 
 def _records(path: Path) -> Iterator[dict[str, Any]]:
     """Every JSON object line of a store file with a string key (others skipped, as the store's reader does)."""
-    loads = json.loads
+    loads = loads_line
     for raw in _store_lines(path):
         try:
             d = loads(raw)
