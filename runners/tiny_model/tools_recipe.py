@@ -1,7 +1,8 @@
 """The tiny *tools* checkpoint: trained on prompts the harness itself rendered for the agent suites.
 
 ``tool_cases.json`` holds, per case (codeforces, aime_tools, swebench, tau_retail), the ``/v1/completions``
-requests of one CLI run as (prompt token ids, completion token ids) pairs. It is written by
+requests of one CLI run as (prompt token ids, completion token ids) pairs, and (doctor) the function-tool probe
+of ``gptoss-eval action=doctor`` answered with its call, so the doctor's tool check passes on this checkpoint. It is written by
 ``python -m tests.support.tiny_tool_cases`` (which runs the real suites against a scripted server) and read by
 ``python -m runners.tiny_model.build --recipe tools``. Pure python: the harness computes the cache key without
 torch.

