@@ -106,8 +106,11 @@ def to_harmony_messages(messages: list[dict[str, Any]], effort: str, *, tools: l
 
     Instructions (``system``/``developer`` roles) and function tools go into the developer message;
     earlier analysis is dropped once a final answer followed it, but kept while the last assistant turn was
-    a tool call (the Harmony multi-turn rule). A tool call parsed from Harmony keeps the channel and content
-    type it was written with; one without them gets what gpt-oss writes (python: ``analysis`` + ``code``).
+    a tool call (the Harmony multi-turn rule). An assistant message parsed from Harmony (``parts``) comes back as
+    the messages it was written as, in their order: each analysis message on its own, commentary preambles, the
+    call on the channel and with the content type it was written with. Without ``parts`` (other transports, stores
+    written before them, or a message edited after parsing) it is reasoning, calls, final; a call known only by
+    name gets what gpt-oss writes (python: ``analysis`` + ``code``).
     """
     return _harmony_messages(messages, effort, tools=tools, start_date=start_date, python_tool=python_tool)[0]
 
@@ -138,32 +141,31 @@ def _harmony_messages(messages: list[dict[str, Any]], effort: str, *, tools: lis
         if role == "user":
             out.append(oh.Message.from_role_and_content(oh.Role.USER, m["content"]))
         elif role == "assistant":
-            if m.get("reasoning") and i > last_final:
-                out.append(oh.Message.from_role_and_content(oh.Role.ASSISTANT, m["reasoning"]).with_channel("analysis"))
-            for call in m.get("tool_calls") or []:
-                call_names[call["id"]] = call["name"]
-                in_system = call["name"].split(".", 1)[0] in system_tools
-                recipient = call["name"] if in_system else f"functions.{call['name']}"
-                # system-message tools (python, container) are called from the analysis channel; functions from
-                # commentary
-                channel = "analysis" if in_system else "commentary"
-                content_type = None
-                if in_system:
-                    content_type = "code"
-                elif call["arguments"].lstrip()[:1] in ("{", "["):
-                    # a function whose parameter is a plain string (apply_patch) takes its text unconstrained
-                    content_type = "<|constrain|>json"
-                if call.get("channel"):  # parsed from Harmony: exactly as written
-                    channel, content_type = call["channel"], call.get("content_type")
-                msg = (oh.Message.from_role_and_content(oh.Role.ASSISTANT, call["arguments"])
-                       .with_channel(channel).with_recipient(recipient))
-                if content_type:
-                    msg = msg.with_content_type(content_type)
-                if call.get("header") and f"to={recipient}" in call["header"]:
-                    headers[len(out)] = call["header"]
+            written = _written_parts(m)
+            if written is None:  # rendered from its fields: reasoning, calls, final
+                if m.get("reasoning") and i > last_final:
+                    out.append(oh.Message.from_role_and_content(oh.Role.ASSISTANT, m["reasoning"])
+                               .with_channel("analysis"))
+                written = [{"call": k} for k in range(len(m.get("tool_calls") or []))]
+                if m.get("content"):
+                    written.append({"channel": "final", "text": m["content"]})
+            for part in written:
+                if "call" in part:
+                    call = m["tool_calls"][part["call"]]
+                    call_names[call["id"]] = call["name"]
+                    msg, header = _call_message(call, system_tools)
+                elif part["channel"] == "analysis" and i <= last_final:
+                    continue  # earlier chain of thought is dropped once a final answer followed it
+                else:
+                    msg = oh.Message.from_role_and_content(oh.Role.ASSISTANT, part["text"])
+                    if part["channel"]:
+                        msg = msg.with_channel(part["channel"])
+                    if part.get("content_type"):
+                        msg = msg.with_content_type(part["content_type"])
+                    header = part.get("header")
+                if header:
+                    headers[len(out)] = header
                 out.append(msg)
-            if m.get("content"):
-                out.append(oh.Message.from_role_and_content(oh.Role.ASSISTANT, m["content"]).with_channel("final"))
         elif role == "tool":
             name = m.get("name") or call_names.get(m.get("tool_call_id", ""), "tool")
             in_system = name.split(".", 1)[0] in system_tools
@@ -176,11 +178,80 @@ def _harmony_messages(messages: list[dict[str, Any]], effort: str, *, tools: lis
     return out, headers
 
 
+def _call_message(call: dict[str, Any], system_tools: set[str]) -> tuple[Any, str | None]:
+    """A neutral tool call -> (its Harmony message, the header the model wrote for it or None)."""
+    import openai_harmony as oh
+
+    in_system = call["name"].split(".", 1)[0] in system_tools
+    recipient = call["name"] if in_system else f"functions.{call['name']}"
+    # system-message tools (python, container) are called from the analysis channel; functions from commentary
+    channel = "analysis" if in_system else "commentary"
+    content_type = None
+    if in_system:
+        content_type = "code"
+    elif call["arguments"].lstrip()[:1] in ("{", "["):
+        # a function whose parameter is a plain string (apply_patch) takes its text unconstrained
+        content_type = "<|constrain|>json"
+    if call.get("channel"):  # parsed from Harmony: exactly as written
+        channel, content_type = call["channel"], call.get("content_type")
+    msg = oh.Message.from_role_and_content(oh.Role.ASSISTANT, call["arguments"]).with_channel(channel) \
+        .with_recipient(recipient)
+    if content_type:
+        msg = msg.with_content_type(content_type)
+    header = call.get("header")
+    return msg, header if header and f"to={recipient}" in header else None
+
+
+# Which field of a neutral assistant message holds the text of a message written on each channel (as the parser
+# files them: analysis, final, everything else with commentary).
+_TEXT_FIELDS = {"analysis": "reasoning", "final": "content"}
+
+
+def _written_parts(m: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """An assistant message's ``parts`` (see ``ModelOutput.parts``), each text message with its ``text`` cut back
+    out of its field; None when there are none or they do not account for the message's fields exactly (a message
+    edited after parsing): then the message is rendered from its fields."""
+    parts = m.get("parts")
+    if not parts:
+        return None
+    calls = m.get("tool_calls") or []
+    taken: dict[str, int | None] = {"reasoning": None, "content": None, "commentary": None}  # None: nothing cut yet
+    call_order: list[Any] = []
+    out: list[dict[str, Any]] = []
+    for part in parts:
+        if "call" in part:
+            call_order.append(part["call"])
+            out.append(part)
+            continue
+        channel, chars, header = part.get("channel"), part.get("chars"), part.get("header")
+        if not isinstance(chars, int) or chars < 0 or (header is not None and not isinstance(header, str)):
+            return None
+        if header and channel and f"<|channel|>{channel}" not in header:
+            return None
+        key = _TEXT_FIELDS.get(channel, "commentary")
+        text = m.get(key) or ""
+        at = taken[key]
+        if at is not None:  # the parser joined this field's messages with one newline
+            if text[at:at + 1] != "\n":
+                return None
+            at += 1
+        start = at or 0
+        if start + chars > len(text):
+            return None
+        out.append({**part, "text": text[start:start + chars]})
+        taken[key] = start + chars
+    if call_order != list(range(len(calls))):
+        return None
+    if any((taken[key] or 0) != len(m.get(key) or "") for key in taken):
+        return None
+    return out
+
+
 def render_prompt(messages: list[dict[str, Any]], effort: str, *, tools: list[dict[str, Any]] | None = None,
                   start_date: str | None = DEFAULT_START_DATE, python_tool: bool = False) -> list[int]:
     """The prompt tokens, ending in ``<|start|>assistant``.
 
-    Harmony renders everything; a tool call the model wrote gets back the header it was written with (where
+    Harmony renders everything; each message the model wrote gets back the header it was written with (where
     ``to=`` stood, the content type), so the prompt after a call continues the model's own tokens rather than a
     rewording of them: openai_harmony puts ``to=`` after the role, gpt-oss usually writes it after the channel."""
     import openai_harmony as oh
@@ -214,21 +285,37 @@ def _header_tokens(header: str) -> tuple[int, ...]:
     return tuple(encoding().encode("assistant" + header, allowed_special="all"))
 
 
+def _kept_by_harmony(msgs: list[Any]) -> list[int]:
+    """Indices of ``msgs`` that openai_harmony renders: when the last assistant message is a final answer it leaves
+    out every analysis-channel message before the first final-channel one (its ``auto_drop_analysis``)."""
+    import openai_harmony as oh
+
+    last_is_final = next((m.channel == "final" for m in reversed(msgs) if m.author.role == oh.Role.ASSISTANT), False)
+    first_final = next((k for k, m in enumerate(msgs) if m.channel == "final"), None)
+    if not last_is_final or first_final is None:
+        return list(range(len(msgs)))
+    return [k for k, m in enumerate(msgs) if k >= first_final or m.channel != "analysis"]
+
+
 def _restore_headers(enc: Any, tokens: list[int], msgs: list[Any], headers: dict[int, str]) -> list[int]:
-    """Give each tool-call message in ``tokens`` back the header the model wrote (its body stays harmony's)."""
+    """Give each message of ``headers`` in ``tokens`` back the header the model wrote (its body stays harmony's)."""
     ids = _special_ids()
     starts = [i for i, t in enumerate(tokens) if t == ids["start"]]
     out: list[int] = []
     pos = 0
-    if len(starts) == len(msgs) + 1:  # every message rendered (plus the final <|start|>assistant): the n-th is msgs[n]
+    kept = _kept_by_harmony(msgs)
+    if len(starts) == len(kept) + 1:  # every kept message has its <|start|> (plus the final <|start|>assistant)
+        slot = {index: n for n, index in enumerate(kept)}
         for index in sorted(headers):
-            at = starts[index]
+            if index not in slot:
+                continue
+            at = starts[slot[index]]
             body = tokens.index(ids["message"], at)
             out += tokens[pos:at]
             out += [ids["start"], *_header_tokens(headers[index])]
             pos = body
         return out + tokens[pos:]
-    for index in sorted(headers):  # harmony dropped some (analysis before a later final answer): find each call
+    for index in sorted(headers):  # a text held "<|start|>" or harmony dropped others than we think: find each one
         seg = list(enc.render(msgs[index]))
         at = _find(tokens, seg, pos)
         if at < 0:
@@ -296,9 +383,15 @@ def parse_completion_tokens(tokens: list[int]) -> ModelOutput:
         if recipient and recipient != "assistant":
             name = recipient.removeprefix("functions.")
             header = headers[i] if headers[i] and f"to={recipient}" in headers[i] else None
+            out.parts.append({"call": len(out.tool_calls)})
             out.tool_calls.append(ToolCall(id=f"call_{i}", name=name, arguments=text, channel=channel,
                                            content_type=msg.content_type, header=header))
-        elif channel == "analysis":
+            continue
+        part: dict[str, Any] = {"channel": channel, "header": headers[i], "chars": len(text)}
+        if msg.content_type:
+            part["content_type"] = msg.content_type
+        out.parts.append(part)
+        if channel == "analysis":
             analysis.append(text)
         elif channel == "final":
             finals.append(text)

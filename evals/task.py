@@ -75,6 +75,10 @@ def assistant_message(out: ModelOutput) -> dict[str, Any]:
         msg["reasoning"] = out.analysis
     if out.tool_calls:
         msg["tool_calls"] = [c.to_dict() for c in out.tool_calls]
+    if out.commentary:
+        msg["commentary"] = out.commentary
+    if out.parts:  # Harmony: the messages in the order written, for the next prompt to repeat them exactly
+        msg["parts"] = list(out.parts)
     return msg
 
 

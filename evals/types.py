@@ -3,7 +3,9 @@
 Messages use one neutral, chat-like shape across transports:
 ``{"role": "system"|"developer"|"user"|"assistant"|"tool", "content": str, ...}`` where an assistant
 message may carry ``reasoning`` (the Harmony analysis channel) and ``tool_calls``
-(``[{"id", "name", "arguments"}]``), and a tool message carries ``tool_call_id`` and ``name``.
+(``[{"id", "name", "arguments"}]``), and a tool message carries ``tool_call_id`` and ``name``. An assistant
+message parsed from Harmony also carries ``commentary`` (preambles) and ``parts`` (see ``ModelOutput.parts``);
+the Harmony renderer repeats them as written, the other transports ignore them.
 A ``system`` message here is the instructions text; each transport decides where it goes in Harmony.
 """
 
@@ -74,6 +76,11 @@ class ModelOutput:
     timing: dict[str, Any] | None = None  # streaming: ttft / tpot / itl of this call
     transport: str = ""
     parse_error: str | None = None
+    # Harmony only (empty elsewhere): the completion's messages in the order written, so the next prompt repeats
+    # them as emitted. A text message is {"channel", "header", "chars"} (+ "content_type"): its text is the next
+    # ``chars`` characters of ``analysis`` / ``commentary`` / ``final`` by channel (the joins put one "\n" between
+    # two messages), so the store holds no text twice; a tool call is {"call": index into ``tool_calls``}.
+    parts: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def truncated(self) -> bool:
@@ -83,6 +90,8 @@ class ModelOutput:
         d = dict(self.__dict__)  # asdict() recurses and deep-copies: too slow for the per-attempt path
         d["usage"] = dict(self.usage.__dict__)
         d["tool_calls"] = [c.to_dict() for c in self.tool_calls]
+        if not self.parts:  # other transports' lines unchanged
+            del d["parts"]
         return d
 
     @classmethod
