@@ -22,8 +22,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from evals.sandbox import SandboxUnavailable
-from evals.task import DataUnavailable, Episode, ModelSession, SingleTurnTask
+from evals.sandbox import SandboxUnavailable, check_available
+from evals.task import DataUnavailable, Episode, ModelSession, SingleTurnTask, TaskError
 from evals.tool_loop import DEFAULT_MAX_TOOL_CALLS, PythonToolMode, solve_with_python
 from evals.types import Attempt, Grade, Sample
 from tasks.codeforces.judge import (
@@ -85,6 +85,36 @@ _VERDICT_WORDS = {"AC": "accepted", "WA": "wrong answer", "TLE": "time limit exc
                   "MLE": "memory limit exceeded", "RE": "runtime error", "CE": "compilation error",
                   "OLE": "output limit exceeded", "NO_CODE": "no code block in the final answer",
                   "INFRA": "judge infrastructure failure", "EXCLUDED": "problem excluded, not scored"}
+
+
+# The judge's own smoke test: a + b, with a program that must be accepted in each language.
+_PREFLIGHT_PROBLEM = Problem(id="preflight", contest=None, rating=None, statement="Print a + b.", time_limit_s=2.0,
+                             memory_mb=256, tests=[{"input": "2 3\n", "output": "5\n"}])
+_PREFLIGHT_PROGRAMS = {
+    "cpp": "#include <bits/stdc++.h>\nint main() { long long a, b; std::cin >> a >> b; std::cout << a + b << '\\n'; }\n",
+    "python": "a, b = map(int, input().split())\nprint(a + b)\n",
+}
+
+
+def check_judge(language: str) -> None:
+    """Judge a known-correct a + b program in ``language``: a :class:`TaskError` (one line) unless it is
+    accepted, naming what is missing (no sandbox, no compiler, no python3 the sandbox can run)."""
+    code = _PREFLIGHT_PROGRAMS[language]
+    try:
+        check_available()  # the sandbox first: without it nothing below can say what is missing
+        res = judge(_PREFLIGHT_PROBLEM, Submission(id="preflight", problem_id="preflight", language=language,
+                                                   code=code), workers=1)
+    except SandboxUnavailable as exc:
+        raise TaskError(f"the Codeforces judge cannot run here: {_one_line(str(exc))}") from None
+    if res.verdict != AC:
+        why = _one_line(res.compile_log or res.message) or "no message"
+        raise TaskError(f"the Codeforces judge does not work here: a correct {LANGUAGES[language][0]} program got "
+                        f"{res.verdict} ({why}); it needs bubblewrap, g++ and, for Python, python3 under /usr")
+
+
+def _one_line(text: str) -> str:
+    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    return lines[-1][-300:] if lines else ""
 
 
 def _cached_codeforces_file(name: str) -> str | None:
@@ -218,6 +248,13 @@ class CodeforcesTask(PythonToolMode, SingleTurnTask):
         self._samples: list[Sample] | None = None
         # with-tools mode (card row codeforces_elo_tools): the model may run code in a sandboxed python kernel
         self.setup_python_tool(tools, max_tool_calls, tool_options)
+
+    def preflight(self) -> None:
+        """Before any request: the judge runs here (sandbox, and the compiler or python3 of suite.language), and
+        with tools the python tool works. Without it, a run on a machine with no sandbox would spend every
+        request and grade every attempt as an infrastructure failure."""
+        check_judge(self.language)
+        super().preflight()
 
     # -- data ---------------------------------------------------------------------------------------------------
     def _problem_set(self) -> ProblemSet:
