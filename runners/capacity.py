@@ -66,3 +66,51 @@ def pick_concurrency(max_num_seqs: int | None, replicas: int = 1,
     return {"concurrency": per_replica * max(1, replicas), "max_num_seqs": seqs,
             "max_num_seqs_source": "server config" if max_num_seqs else "vLLM default",
             "per_replica": per_replica, "replicas": max(1, replicas), "server_limits": dict(limits or {})}
+
+
+# vLLM's own default batch (max_num_seqs) for its OpenAI server, by device (vllm/engine/arg_utils.py, 0.32.0)
+VLLM_CPU_DEFAULT_MAX_NUM_SEQS = 128
+# ``concurrency=auto`` against a server that publishes no limits at all (no vLLM /metrics): the value the
+# harness used before it read servers' limits.
+FALLBACK_CONCURRENCY = 64
+
+
+def max_num_seqs_from_argv(argv: list[str] | None) -> int | None:
+    """``--max-num-seqs N`` (or ``=N``) in a server's command line, else None."""
+    args = [str(a) for a in argv or []]
+    for i, arg in enumerate(args):
+        if arg == "--max-num-seqs" and i + 1 < len(args) and args[i + 1].isdigit():
+            return int(args[i + 1])
+        if arg.startswith("--max-num-seqs=") and arg.partition("=")[2].isdigit():
+            return int(arg.partition("=")[2])
+    return None
+
+
+def resolve_concurrency(value: Any, urls: list[str], server_argv: list[str] | None = None,
+                        device: str | None = None) -> dict[str, Any]:
+    """The requests in flight for a run and where the number came from (stored in the manifest).
+
+    ``value``: an integer (used as given) or ``"auto"``. Auto reads each server's ``/metrics``; the batch size
+    is the spawned server's ``--max-num-seqs``, else vLLM's default for its device (CPU 128, GPU 256), else, for
+    an attached vLLM, vLLM's GPU default; a server that publishes no limits gets ``FALLBACK_CONCURRENCY``.
+    """
+    if value != "auto":
+        return {"concurrency": int(value), "source": "config"}
+    roots = [u.rstrip("/").removesuffix("/v1") for u in urls]
+    limits = read_server_limits(roots[0]) if roots else {}
+    seqs = max_num_seqs_from_argv(server_argv)
+    if seqs is not None:
+        source = "auto: --max-num-seqs of the server the harness started"
+    elif server_argv is not None:
+        seqs = VLLM_CPU_DEFAULT_MAX_NUM_SEQS if device == "cpu" else VLLM_DEFAULT_MAX_NUM_SEQS
+        source = f"auto: vLLM's default max_num_seqs for {'CPU' if device == 'cpu' else 'GPU'} (server started " \
+                 f"without --max-num-seqs)"
+    elif limits:
+        source = "auto: the server publishes vLLM metrics but not max_num_seqs; vLLM's default assumed"
+    else:
+        return {"concurrency": FALLBACK_CONCURRENCY, "source": f"auto: fallback {FALLBACK_CONCURRENCY} (the server "
+                f"publishes no limits on /metrics)", "server_limits": {}}
+    picked = pick_concurrency(seqs, replicas=len(urls) or 1, limits=limits)
+    picked.pop("max_num_seqs_source", None)  # said by ``source``
+    picked["source"] = source
+    return picked

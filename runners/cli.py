@@ -19,6 +19,8 @@ import os
 import re
 import sys
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +46,7 @@ from evals.secrets import (
 )
 from evals.store import RunStore, StoreError
 from evals.task import Task, TaskError
-from runners import doctor, serving, shard
+from runners import capacity, doctor, serving, shard, sweep
 from runners.versions import versions
 from runners.vllm_server import ServerStartError, sigterm_as_exit
 
@@ -91,12 +93,15 @@ class _Rule:
     """What a config value must be: a number (integer or not, with bounds), a boolean, a list or a mapping."""
 
     def __init__(self, kind: type, low: float | None = None, high: float | None = None, *, above: bool = False,
-                 nullable: bool = False) -> None:
+                 nullable: bool = False, word: str | None = None) -> None:
         self.kind, self.low, self.high, self.above, self.nullable = kind, low, high, above, nullable
+        self.word = word  # a keyword the value may be instead, e.g. concurrency=auto
 
     def ok(self, value: Any) -> bool:
         if value is None:
             return self.nullable
+        if self.word is not None and value == self.word:
+            return True
         if self.kind is bool:
             return isinstance(value, bool)
         if self.kind is list:
@@ -123,13 +128,13 @@ class _Rule:
             text += f" {'>' if self.above else '>='} {self.low:g} and <= {self.high:g}"
         elif self.low is not None:
             text += f" {'>' if self.above else '>='} {self.low:g}"
-        return text + (" (or null)" if self.nullable else "")
+        return text + (" (or null)" if self.nullable else "") + (f" or {self.word}" if self.word else "")
 
 
 # Values that reach a server, the engine or a launcher. A key the chosen config does not have is skipped
 # (server.replicas exists only with server=spawn); suite-specific keys are checked where every suite agrees.
 _RULES: dict[str, _Rule] = {
-    "concurrency": _Rule(int, 1), "seed": _Rule(int), "repeats": _Rule(int, 1, nullable=True),
+    "concurrency": _Rule(int, 1, word="auto"), "seed": _Rule(int), "repeats": _Rule(int, 1, nullable=True),
     "sampling.temperature": _Rule(float, 0), "sampling.top_p": _Rule(float, 0, 1, above=True),
     "sampling.max_tokens": _Rule(int, 1, nullable=True),
     "client.timeout_s": _Rule(float, 0), "client.read_timeout_s": _Rule(float, 0, above=True, nullable=True),
@@ -398,7 +403,7 @@ def run_job(cfg: DictConfig) -> dict[str, Any]:
     run_id = f"{cfg.model.name}/{task.name}/{cfg.effort.name}/{shash}"
     spec = RunSpec(run_id=run_id, suite=task.name, model=cfg.model.name, effort=cfg.effort.name,
                    settings_hash=shash, sampling=Sampling(**OmegaConf.to_container(cfg.sampling, resolve=True)),
-                   repeats=repeats, concurrency=int(cfg.concurrency), seed=int(cfg.seed))
+                   repeats=repeats, seed=int(cfg.seed))  # concurrency: opened()
     manifest = {"run_id": run_id, "suite": task.name, "model": cfg.model.name, "model_path": str(cfg.model.path),
                 "card": cfg.model.get("card"), "card_key": task.card_key(),
                 "task_class": f"{type(task).__module__}.{type(task).__qualname__}", "effort": cfg.effort.name,
@@ -412,37 +417,63 @@ def run_job(cfg: DictConfig) -> dict[str, Any]:
     tool_interpreter = (settings["task"].get("tool_limits") or {}).get("interpreter")
     if tool_interpreter:  # the python tool's interpreter and packages (in the settings too: a change is a new run)
         manifest["versions"]["python_tool"] = tool_interpreter
-    save_hydra_files(cfg, run_dir)
-    with serving.endpoint(cfg, run_dir) as ep:
+    job = sweep.PreparedJob(cfg=cfg, task=task, samples=samples, store=store, spec=spec, manifest=manifest,
+                            stored=stored, run_dir=run_dir, repeats=repeats, peer_cfgs=peer_cfgs)
+    if sweep.collecting():  # a -m sweep: it runs once every job has passed its checks (runners/sweep.py)
+        return sweep.collect(job)
+    with opened(job) as run:
+        with LiveProgress(run.label, run.total, run.done, bool(cfg.progress)) as bar:
+            stats = asyncio.run(_run(task, samples, run.client, store, spec, bar, stored))
+        run.status = "finished"
+    log.info("%s: %d new attempts (%d were stored), %.1f s", run.label, stats.done_now, stats.done_before,
+             stats.elapsed_s)
+    return finish(task, run_dir)
+
+
+@dataclass
+class OpenedRun:
+    """A run whose server is up and manifest begun: its client, progress figures and final status."""
+
+    client: Any
+    label: str
+    total: int
+    done: int
+    status: str = "failed"
+
+
+@contextlib.contextmanager
+def opened(job: sweep.PreparedJob) -> Iterator[OpenedRun]:
+    """A prepared run's .hydra/ record, server, requests in flight, doctor, manifest and clients; on the way out
+    the manifest's end (failed unless the caller set ``status``)."""
+    cfg, task, store, manifest, spec = job.cfg, job.task, job.store, job.manifest, job.spec
+    save_hydra_files(cfg, job.run_dir)
+    with serving.endpoint(cfg, job.run_dir) as ep:
         urls = ep["base_url"]  # several: one client per endpoint behind a balancer
         manifest["server"] = {k: v for k, v in ep.items() if k != "base_url"} | {
             "base_url": urls[0] if len(urls) == 1 else urls}
         if ep.get("server_version"):
             manifest["versions"]["vllm_server"] = ep["server_version"]
+        manifest["concurrency"] = capacity.resolve_concurrency(cfg.concurrency, urls, ep.get("server_argv"),
+                                                               cfg.server.get("device"))
+        spec.concurrency = manifest["concurrency"]["concurrency"]
         if doctor.enabled(cfg):  # before any sampling; a failed check stops the run here
-            manifest["doctor"] = doctor.before_run(cfg, task, samples, urls, ep.get("server_version"))
+            manifest["doctor"] = doctor.before_run(cfg, task, job.samples, urls, ep.get("server_version"))
         manifest = store.begin(manifest)
         client = BalancedClient.from_urls(
             cfg.client.transport, urls, down_after=int(cfg.client.get("down_after", 3)),
             probe_interval_s=float(cfg.client.get("probe_interval_s", 30.0)), model=cfg.model.served_name,
             max_model_len=cfg.model.max_model_len, timeout_s=float(cfg.client.timeout_s),
             read_timeout_s=_read_timeout(cfg), max_retries=int(cfg.client.max_retries), retry_wait_s=float(cfg.client.retry_wait_s),
-            max_connections=max(int(cfg.concurrency), 1), start_date=cfg.server.get("system_start_date") or None,
+            max_connections=max(spec.concurrency, 1), start_date=cfg.server.get("system_start_date") or None,
             stream=bool(cfg.client.get("stream", False)), api_key=main_api_key(cfg),
-            **({"python_tool": True} if python_tool else {}))
-        spec.peers = {role: peer_client(cfg, urls, p, role) for role, p in peer_cfgs.items()}
-        label = f"{task.name} {cfg.effort.name}"
-        done = sum(1 for a in stored[0].values() if a.repeat < repeats)
-        status = "failed"
+            **({"python_tool": True} if task.needs_python_tool else {}))
+        spec.peers = {role: peer_client(cfg, urls, p, role) for role, p in job.peer_cfgs.items()}
+        run = OpenedRun(client, f"{task.name} {cfg.effort.name}", len(job.samples) * job.repeats,
+                        sum(1 for a in job.stored[0].values() if a.repeat < job.repeats))
         try:
-            with LiveProgress(label, len(samples) * repeats, done, bool(cfg.progress)) as bar:
-                stats = asyncio.run(_run(task, samples, client, store, spec, bar, stored))
-            status = "finished"
+            yield run
         finally:
-            store.end(manifest, status, **({"endpoints": client.stats()} if hasattr(client, "stats") else {}))
-    log.info("%s: %d new attempts (%d were stored), %.1f s", label, stats.done_now, stats.done_before,
-             stats.elapsed_s)
-    return finish(task, run_dir)
+            store.end(manifest, run.status, **({"endpoints": client.stats()} if hasattr(client, "stats") else {}))
 
 
 def _read_timeout(cfg: DictConfig) -> float | None:
