@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
+from json.scanner import make_scanner
 from typing import Any
 
 import aiohttp
@@ -16,14 +17,19 @@ from evals.clients.shapes import _PARSE_ERRORS, _json_kind, _shape_error
 from evals.types import ModelOutput
 
 _MAX_EVENT_BYTES = 256 << 20  # one server-sent event; a Responses stream's last event holds the whole reply
-# A stream has one event per token: decoding the text ourselves skips json.loads' per-call encoding detection.
-_decode_json = json.JSONDecoder().decode
+# A stream has one event per token: the C scanner on the text skips json.loads' encoding detection and
+# JSONDecoder.decode's whitespace regexes (a payload is stripped already).
+_scan_json = make_scanner(json.JSONDecoder())
 
 
 class StreamTimer:
-    """Arrival times of the content chunks of one streamed reply."""
+    """Arrival times of the content chunks of one streamed reply.
 
-    __slots__ = ("t0", "first", "last", "gaps", "chunks")
+    A chunk's time is that of the network block that brought it (:meth:`arrived`), or the moment of
+    :meth:`tick` when no block time was given: chunks that came together have no gap between them.
+    """
+
+    __slots__ = ("t0", "first", "last", "gaps", "chunks", "block_time")
 
     def __init__(self) -> None:
         self.t0 = time.perf_counter()
@@ -31,9 +37,14 @@ class StreamTimer:
         self.last: float | None = None
         self.gaps: list[float] = []
         self.chunks = 0
+        self.block_time: float | None = None
+
+    def arrived(self) -> None:
+        """A network block came in: the chunks read from it until the next one share this time."""
+        self.block_time = time.perf_counter()
 
     def tick(self) -> None:
-        now = time.perf_counter()
+        now = self.block_time if self.block_time is not None else time.perf_counter()
         if self.first is None:
             self.first = now
         else:
@@ -61,12 +72,75 @@ def _quantile(sorted_values: list[float], q: float) -> float | None:
     return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
 
 
-async def _sse_events(resp: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
-    """``data:`` payloads of a server-sent event stream (``[DONE]`` included, as the string).
+class StreamReader(ABC):
+    """Builds one ModelOutput from the events of one streamed try (a retry gets a fresh reader)."""
 
-    Lines are split here rather than by aiohttp's ``readline``, which raises on a line over 512 KB (a
-    Responses stream's last event carries the whole reply).
+    @abstractmethod
+    def feed(self, event: dict[str, Any], timer: StreamTimer) -> bool:
+        """Take one event; True when it was the reply's final one."""
+
+    @abstractmethod
+    def result(self, usage: Any) -> ModelOutput:
+        """The parsed reply; ``usage`` is the last usage object the stream carried (None: none)."""
+
+
+
+class _Events:
+    """One streamed try's events, taken a network block at a time (no per-event coroutine hop)."""
+
+    __slots__ = ("feed", "timer", "finished", "done", "usage")
+
+    def __init__(self, reader: StreamReader, timer: StreamTimer) -> None:
+        self.feed = reader.feed
+        self.timer = timer
+        self.finished = self.done = False
+        self.usage: Any = None
+
+    def take(self, lines: list[bytes]) -> None:
+        """Feed the ``data:`` payloads of complete lines; stops at ``[DONE]`` (``self.done``)."""
+        feed, timer = self.feed, self.timer
+        for raw in lines:
+            if not raw.startswith(b"data:"):
+                continue
+            payload = raw[5:].strip()
+            if not payload:
+                continue
+            if payload == b"[DONE]":
+                self.done = True
+                return
+            try:
+                text = payload.decode()
+                event, end = _scan_json(text, 0)
+                if end != len(text):
+                    raise ValueError(f"extra data after the JSON value at {end}")
+            except (ValueError, StopIteration) as exc:  # UnicodeDecodeError included; StopIteration: no value
+                raise BadResponse(f"stream event is not JSON: {payload[:200]!r}") from exc
+            if type(event) is not dict:
+                raise WrongShape(f"stream event is {_json_kind(event)}, not a JSON object: {payload[:200]!r}")
+            try:
+                if event.get("usage"):
+                    self.usage = event["usage"]
+                if feed(event, timer):
+                    self.finished = True
+            except BadResponse:
+                raise
+            except _PARSE_ERRORS as exc:
+                raise _shape_error(exc, event) from exc
+
+
+async def read_stream(resp: aiohttp.ClientResponse, reader: Callable[[], StreamReader]) -> tuple[ModelOutput, StreamTimer]:
+    """One streamed try, read to its end by a fresh ``reader()``: the parsed reply and its chunk timings.
+
+    Raises :class:`BadResponse` (retried) for anything but a complete event stream of JSON objects. Lines are
+    split here rather than by aiohttp's ``readline``, which raises on a line over 512 KB (a Responses stream's
+    last event carries the whole reply); the chunks of one network block share its arrival time.
     """
+    if resp.content_type != "text/event-stream":
+        raw = await resp.read()
+        raise BadResponse(f"reply is not an event stream ({resp.content_type}): {raw[:200]!r}")
+    timer = StreamTimer()
+    parts = reader()
+    events = _Events(parts, timer)
     pending: list[bytes] = []  # pieces of a line still waiting for its newline
     pending_size = 0
     async for block in resp.content.iter_any():
@@ -83,67 +157,21 @@ async def _sse_events(resp: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
         tail = lines.pop()
         if tail:
             pending, pending_size = [tail], len(tail)
-        for raw in lines:
-            if raw.startswith(b"data:"):
-                payload = raw[5:].strip()
-                if payload:
-                    yield payload
-    if pending:
-        raw = b"".join(pending)
-        if raw.startswith(b"data:") and raw[5:].strip():
-            yield raw[5:].strip()
-
-
-class StreamReader(ABC):
-    """Builds one ModelOutput from the events of one streamed try (a retry gets a fresh reader)."""
-
-    @abstractmethod
-    def feed(self, event: dict[str, Any], timer: StreamTimer) -> bool:
-        """Take one event; True when it was the reply's final one."""
-
-    @abstractmethod
-    def result(self, usage: Any) -> ModelOutput:
-        """The parsed reply; ``usage`` is the last usage object the stream carried (None: none)."""
-
-
-
-async def read_stream(resp: aiohttp.ClientResponse, reader: Callable[[], StreamReader]) -> tuple[ModelOutput, StreamTimer]:
-    """One streamed try, read to its end by a fresh ``reader()``: the parsed reply and its chunk timings.
-
-    Raises :class:`BadResponse` (retried) for anything but a complete event stream of JSON objects.
-    """
-    if resp.content_type != "text/event-stream":
-        raw = await resp.read()
-        raise BadResponse(f"reply is not an event stream ({resp.content_type}): {raw[:200]!r}")
-    timer = StreamTimer()
-    parts = reader()
-    finished, done, usage = False, False, None
-    async for payload in _sse_events(resp):
-        if payload == b"[DONE]":
-            done = True
+        timer.arrived()
+        events.take(lines)
+        if events.done:
             break
-        try:
-            event = _decode_json(payload.decode())
-        except ValueError as exc:  # UnicodeDecodeError included
-            raise BadResponse(f"stream event is not JSON: {payload[:200]!r}") from exc
-        if not isinstance(event, dict):
-            raise WrongShape(f"stream event is {_json_kind(event)}, not a JSON object: {payload[:200]!r}")
-        try:
-            if event.get("usage"):
-                usage = event["usage"]
-            if parts.feed(event, timer):
-                finished = True
-        except BadResponse:
-            raise
-        except _PARSE_ERRORS as exc:
-            raise _shape_error(exc, event) from exc
-    if not finished:
+    else:
+        if pending:  # a last line without its newline
+            timer.arrived()
+            events.take([b"".join(pending)])
+    if not events.finished:
         raise StreamCut(f"stream ended after {timer.chunks} chunks without a finish "
-                        f"({'[DONE] seen' if done else 'no [DONE]'})")
+                        f"({'[DONE] seen' if events.done else 'no [DONE]'})")
     try:
-        out = parts.result(usage)
+        out = parts.result(events.usage)
     except BadResponse:
         raise
     except _PARSE_ERRORS as exc:
-        raise _shape_error(exc, {"usage": usage}) from exc
+        raise _shape_error(exc, {"usage": events.usage}) from exc
     return out, timer
