@@ -52,14 +52,14 @@ def collecting() -> bool:
 
 
 def collect(job: PreparedJob) -> dict[str, Any]:
-    """Keep a prepared job for the sweep's run phase; returns what the job function reports (its report path)."""
+    """Keep a prepared job for the sweep's run phase."""
     from hydra.core.hydra_config import HydraConfig
 
     assert _collected is not None, "collect() outside a collecting sweep"
     if HydraConfig.initialized():
         job.hydra_cfg = HydraConfig.instance().cfg
     _collected.append(job)
-    return {"markdown": f"{job.run_dir / 'report.md'} once every job of the sweep has passed its checks and run"}
+    return {}  # nothing to report yet; a log line now would write the job's log file before the sweep runs
 
 
 def take() -> list[PreparedJob]:
