@@ -7,10 +7,13 @@ import asyncio
 import httpx
 
 from runners.capacity import (
+    FALLBACK_CONCURRENCY,
     VLLM_DEFAULT_MAX_NUM_SEQS,
+    max_num_seqs_from_argv,
     parse_cache_config,
     pick_concurrency,
     read_server_limits,
+    resolve_concurrency,
 )
 from tests.conftest import ScriptedServerProcess
 
@@ -59,3 +62,29 @@ def test_limits_from_a_running_server_and_none_from_a_server_without_metrics(tmp
     finally:
         srv.stop()
     assert read_server_limits(root) == {}  # nothing answers any more
+
+
+def test_max_num_seqs_is_read_from_a_server_command_in_either_spelling() -> None:
+    assert max_num_seqs_from_argv(["vllm", "--max-num-seqs", "48", "--port", "1"]) == 48
+    assert max_num_seqs_from_argv(["--max-num-seqs=12"]) == 12
+    assert max_num_seqs_from_argv(["--max-num-seqs"]) is None  # no value: not guessed
+    assert max_num_seqs_from_argv(None) is None
+
+
+def test_auto_concurrency_says_where_its_number_came_from(tmp_path) -> None:
+    assert resolve_concurrency(24, []) == {"concurrency": 24, "source": "config"}
+    nothing = "http://127.0.0.1:9/v1"  # nobody listens: no limits published
+    fallback = resolve_concurrency("auto", [nothing])
+    assert fallback["concurrency"] == FALLBACK_CONCURRENCY and "publishes no limits" in fallback["source"]
+    started = resolve_concurrency("auto", [nothing, nothing], ["--max-num-seqs", "8"])
+    assert started["concurrency"] == 20 and "--max-num-seqs" in started["source"]  # 8 x 1.25, two replicas
+    cpu = resolve_concurrency("auto", [nothing], ["--port", "1"], device="cpu")
+    assert cpu["max_num_seqs"] == 128 and cpu["concurrency"] == 160 and "CPU" in cpu["source"]
+    gpu = resolve_concurrency("auto", [nothing], ["--port", "1"], device="cuda")
+    assert gpu["max_num_seqs"] == 256 and "GPU" in gpu["source"]
+    srv = ScriptedServerProcess({"server": {"num_gpu_blocks": 10, "block_size": 16}}, tmp_path).start()
+    try:
+        attached = resolve_concurrency("auto", [srv.base_url])
+    finally:
+        srv.stop()
+    assert attached["concurrency"] == 320 and attached["server_limits"] == {"kv_cache_tokens": 160}
