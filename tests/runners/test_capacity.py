@@ -14,6 +14,7 @@ from runners.capacity import (
     pick_concurrency,
     read_server_limits,
     resolve_concurrency,
+    vllm_default_max_num_seqs,
 )
 from tests.conftest import ScriptedServerProcess
 
@@ -81,10 +82,19 @@ def test_auto_concurrency_says_where_its_number_came_from(tmp_path) -> None:
     cpu = resolve_concurrency("auto", [nothing], ["--port", "1"], device="cpu")
     assert cpu["max_num_seqs"] == 128 and cpu["concurrency"] == 160 and "CPU" in cpu["source"]
     gpu = resolve_concurrency("auto", [nothing], ["--port", "1"], device="cuda")
-    assert gpu["max_num_seqs"] == 256 and "GPU" in gpu["source"]
+    assert gpu["max_num_seqs"] in (256, 1024) and "GPU" in gpu["source"]  # 1024 on this machine's big GPU
     srv = ScriptedServerProcess({"server": {"num_gpu_blocks": 10, "block_size": 16}}, tmp_path).start()
     try:
         attached = resolve_concurrency("auto", [srv.base_url])
     finally:
         srv.stop()
     assert attached["concurrency"] == 320 and attached["server_limits"] == {"kv_cache_tokens": 160}
+
+
+def test_vllms_default_batch_follows_its_device_rule() -> None:
+    assert vllm_default_max_num_seqs("cpu") == 128
+    assert vllm_default_max_num_seqs("cuda", [("NVIDIA H100 80GB HBM3", 79.6)] * 8) == 1024
+    assert vllm_default_max_num_seqs("cuda", [("NVIDIA A100-SXM4-80GB", 80.0)]) == 256  # vLLM's A100 exception
+    assert vllm_default_max_num_seqs("cuda", [("NVIDIA B200", 179.0)]) == 1024
+    assert vllm_default_max_num_seqs("cuda", [("NVIDIA L4", 22.5)]) == 256
+    assert vllm_default_max_num_seqs("cuda", []) == 256  # no GPU to ask

@@ -54,14 +54,18 @@ def test_pooled_sweep_sends_every_high_effort_attempt_before_any_low_one(scripte
         assert len(set(_keys(job))) == 10 and (job / "report.md").exists()
 
 
-def test_sweep_pool_false_runs_one_job_after_another(scripted_server, tmp_path) -> None:
+def test_sweep_pool_false_runs_one_job_after_another_with_auto_concurrency(scripted_server, tmp_path) -> None:
     server = scripted_server({"default": REPLY})
-    proc = run_cli(*_sweep_args(server, tmp_path, "concurrency=2", "sweep.pool=false"))
+    proc = run_cli(*_sweep_args(server, tmp_path, "sweep.pool=false"))  # concurrency: the default, auto
     assert proc.returncode == 0, proc.stderr
     efforts = [r["effort"] for r in server.requests()]
     assert efforts == ["low"] * 10 + ["high"] * 10 + ["low"] * 10 + ["high"] * 10  # Hydra's launch order
     for job in _job_dirs(tmp_path):
         assert len(set(_keys(job))) == 10 and (job / "report.md").exists()
+        used = json.loads((job / "manifest.json").read_text())["concurrency"]
+        # an attached vLLM (it publishes /metrics) that does not say its max_num_seqs: vLLM's default, 256 x 1.25
+        assert used["concurrency"] == 320 and used["max_num_seqs"] == 256
+        assert "vLLM's default assumed" in used["source"] and "kv_cache_tokens" in used["server_limits"]
 
 
 def test_requests_in_flight_across_all_jobs_never_exceed_concurrency(scripted_server, tmp_path) -> None:
@@ -146,17 +150,6 @@ def test_a_killed_pooled_sweep_resumes_every_job_with_the_same_command(scripted_
         assert json.loads((job / "manifest.json").read_text())["sessions"][-1]["status"] == "finished"
     assert len(server.requests()) - sent_before == 60 - total_before  # only what was missing was requested
     assert (tmp_path / "default" / "gpt-oss-120b" / "report.md").exists()  # the sweep's report
-
-
-def test_concurrency_auto_is_recorded_with_its_source(scripted_server, tmp_path) -> None:
-    server = scripted_server({"default": REPLY})
-    proc = run_cli(*_sweep_args(server, tmp_path, "repeats=1"))  # concurrency: the default, auto
-    assert proc.returncode == 0, proc.stderr
-    for job in _job_dirs(tmp_path):
-        used = json.loads((job / "manifest.json").read_text())["concurrency"]
-        # an attached vLLM (it publishes /metrics) that does not say its max_num_seqs: vLLM's default, 256 x 1.25
-        assert used["concurrency"] == 320 and used["max_num_seqs"] == 256
-        assert "vLLM's default assumed" in used["source"] and "kv_cache_tokens" in used["server_limits"]
 
 
 def test_spawned_sweep_reads_max_num_seqs_from_its_server_command(tmp_path) -> None:
