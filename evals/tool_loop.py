@@ -1,10 +1,11 @@
-"""The agent loop for tools the harness executes itself (gpt-oss's built-in ``python``, or function tools).
+"""Tools the harness executes itself (gpt-oss's built-in ``python``, or function tools) on the agent loop.
 
 ::
 
     episode = await run_tool_loop(model, messages, {"python": kernel.run})
 
-Call the model; while its output asks for tools, run each call, append the assistant turn and one tool message
+:func:`run_tool_loop` configures :class:`evals.agent_loop.AgentLoop` (every call of a turn, a call limit, a
+raising tool reported to the model). Call the model; while its output asks for tools, run each call, append the assistant turn and one tool message
 per call, and call the model again. It stops when the model answers without a tool call (``stop_reason``
 ``"final"``, or ``"truncated"``/``"no_final"`` when that answer is unusable), or when the model asks for more than
 ``max_tool_calls`` calls in the attempt (``"tool_limit"``: the extra calls are not run and the attempt has no final
@@ -25,12 +26,13 @@ closed at the end whatever happens. Episode ``info`` gets ``tool_calls``, ``tool
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from evals.agent_loop import AgentLoop, Limits
 from evals.python_tool import PythonKernel, PythonToolLimits, SandboxUnavailable, ToolEnvMissing
-from evals.task import Episode, ModelSession, TaskError, assistant_message
+from evals.task import Episode, ModelSession, TaskError
+from evals.types import ToolCall
 
 __all__ = ["DEFAULT_MAX_TOOL_CALLS", "ToolHandler", "ToolTransportError", "check_python_tool", "check_python_transport",
            "run_tool_loop", "solve_with_python"]
@@ -111,38 +113,17 @@ async def run_tool_loop(model: ModelSession, messages: list[dict[str, Any]], han
                         max_tool_calls: int = DEFAULT_MAX_TOOL_CALLS, function_tools: list[dict[str, Any]] | None = None,
                         fatal: tuple[type[BaseException], ...] = ()) -> Episode:
     """Run the model with tools until it answers or hits ``max_tool_calls``; see the module doc."""
-    transcript = list(messages)
-    n_calls = errors = 0
-    tool_seconds = 0.0
-    while True:
-        out = await model.generate(transcript, tools=function_tools)
-        transcript.append(assistant_message(out))
-        if not out.tool_calls:
-            stop = "final" if out.final is not None else ("truncated" if out.truncated else "no_final")
-            break
-        if n_calls + len(out.tool_calls) > max_tool_calls:
-            stop = "tool_limit"
-            break
-        for call in out.tool_calls:
-            n_calls += 1
-            handler = handlers.get(call.name)
-            started = time.perf_counter()
-            if handler is None:
-                errors += 1
-                result = f"[There is no tool named {call.name!r}; available: {', '.join(sorted(handlers)) or 'none'}.]"
-            else:
-                try:
-                    result = await handler(call.arguments)
-                except fatal:
-                    raise
-                except Exception as exc:  # a tool failure is the model's information, never the attempt's end
-                    errors += 1
-                    result = f"[The {call.name} tool failed: {type(exc).__name__}: {exc}]"
-            tool_seconds += time.perf_counter() - started
-            transcript.append({"role": "tool", "tool_call_id": call.id, "name": call.name, "content": result})
-    info: dict[str, Any] = {"tool_calls": n_calls, "tool_seconds": round(tool_seconds, 3), "stop_reason": stop,
-                            "tool_errors": errors, "max_tool_calls": max_tool_calls}
-    return Episode(transcript=transcript, output=out, info=info)
+
+    def call_with_arguments(handler: ToolHandler) -> Callable[[ToolCall], Awaitable[str]]:
+        return lambda call: handler(call.arguments)
+
+    loop = AgentLoop(model, list(messages), tools=function_tools,
+                     handlers={name: call_with_arguments(h) for name, h in handlers.items()},
+                     limits=Limits(max_tool_calls=max_tool_calls), tool_exceptions=(Exception,), fatal=fatal)
+    stop = await loop.run()
+    info: dict[str, Any] = {"tool_calls": loop.tool_calls, "tool_seconds": round(sum(r.seconds for r in loop.runs), 3),
+                            "stop_reason": stop, "tool_errors": loop.tool_errors, "max_tool_calls": max_tool_calls}
+    return Episode(transcript=loop.transcript, output=loop.last, info=info)
 
 
 async def solve_with_python(model: ModelSession, messages: list[dict[str, Any]], *, limits: PythonToolLimits,
