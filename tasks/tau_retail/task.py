@@ -36,10 +36,10 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from evals.clients import RequestRejected
+from evals.agent_loop import AgentLoop, EpisodeFailure, Limits, ToolRun, fail_on_rejection, peer_reply
 from evals.metrics import pass_hat_k
 from evals.task import DataUnavailable, Episode, ModelSession, Task
-from evals.types import Attempt, Grade, ModelOutput, Sample, Status
+from evals.types import Attempt, Grade, ModelOutput, Sample, Status, ToolCall
 from runners.data import provenance
 
 from .data import FILE_SHA256, SPLITS, RetailData, RetailTask, TauRetailDataError, load_data
@@ -52,16 +52,6 @@ SCORED_STOPS: tuple[str, ...] = ("user_stop", "transfer")  # the only endings up
 FAILURE_SOURCES: tuple[str, ...] = ("error", "malformed_tool_call", "step_limit", "wrong_db", "missing_outputs")
 SUCCESS_EPS = 1e-6
 _Data = TypeVar("_Data")
-
-
-class _ModelFailure(Exception):
-    """A model call of the episode gave nothing usable; ends the episode as ``model_error``."""
-
-    def __init__(self, role: str, status: Status, message: str, output: ModelOutput | None = None) -> None:
-        super().__init__(message)
-        self.role = role
-        self.status = status
-        self.output = output
 
 
 def _session_info(session: Any) -> dict[str, Any]:
@@ -93,42 +83,57 @@ def _load_or_unavailable(load: Callable[..., _Data], data_dir: str | None, verif
                               f"(or export {env_var}=/path/to/{folder}).") from exc
 
 
-async def _agent_turn(model: ModelSession, transcript: list[dict[str, Any]], tools: list[dict[str, Any]]
-                      ) -> tuple[ModelOutput, dict[str, Any]]:
-    """One agent model call: its output and the assistant message to record (the caller fills ``content``)."""
-    try:
-        out = await model.generate(transcript, tools=tools)
-    except RequestRejected as exc:
-        raise _ModelFailure("agent", "error", f"agent request rejected: {exc}") from exc
-    msg: dict[str, Any] = {"role": "assistant", "content": ""}
+def _agent_message(out: ModelOutput, calls: list[ToolCall]) -> dict[str, Any]:
+    """The transcript message of an agent turn (v1 and tau2): the final text only when it is a respond (with tool
+    calls it is never delivered: ``undelivered_text``), the analysis as ``reasoning``, the calls that run (under
+    their episode-unique ids) and, when not all do, the others as ``dropped_tool_calls``."""
+    msg: dict[str, Any] = {"role": "assistant", "content": "" if calls else (out.final or "")}
     if out.analysis:
         msg["reasoning"] = out.analysis
-    return out, msg
+    if calls:
+        msg["tool_calls"] = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in calls]
+        if len(out.tool_calls) > len(calls):
+            msg["dropped_tool_calls"] = [c.to_dict() for c in out.tool_calls[len(calls):]]
+        if out.final:
+            msg["undelivered_text"] = out.final
+    return msg
 
 
-def _no_action(out: ModelOutput, step: int) -> _ModelFailure:
+def _no_action(out: ModelOutput, step: int) -> EpisodeFailure:
     """The failure of an agent turn with neither a final message nor a tool call."""
     status: Status = "truncated" if out.finish_reason == "length" else "malformed"
-    return _ModelFailure(
+    return EpisodeFailure(
         "agent", status,
         f"agent produced neither a final message nor a tool call at step {step} "
         f"(finish_reason={out.finish_reason}"
         + (f", parse error: {out.parse_error}" if out.parse_error else "") + ")", out)
 
 
-async def _simulate(simulator: ModelSession, history: list[dict[str, Any]]) -> str:
-    """One simulator turn: its final-channel text, appended to its own history (analysis never leaves)."""
+# -- until tau2 runs on the agent loop too (next commit) ---------------------------------------------
+_ModelFailure = EpisodeFailure
+
+
+async def _agent_turn(model: ModelSession, transcript: list[dict[str, Any]], tools: list[dict[str, Any]]
+                      ) -> tuple[ModelOutput, dict[str, Any]]:
+    from evals.clients import RequestRejected
+
     try:
-        out = await simulator.generate(history)
+        out = await model.generate(transcript, tools=tools)
     except RequestRejected as exc:
-        raise _ModelFailure(SIMULATOR_ROLE, "error", f"user simulator request rejected: {exc}") from exc
-    if out.final is None:
-        raise _ModelFailure(
-            SIMULATOR_ROLE, "error",
-            f"user simulator produced no final message (finish_reason={out.finish_reason}"
-            + (f", parse error: {out.parse_error}" if out.parse_error else "") + ")", out)
-    history.append({"role": "assistant", "content": out.final})
-    return out.final
+        fail_on_rejection("agent")(exc)
+    msg: dict[str, Any] = {"role": "assistant", "content": ""}
+    if out.analysis:
+        msg["reasoning"] = out.analysis
+    return out, msg
+
+
+async def _simulate(simulator: ModelSession, history: list[dict[str, Any]]) -> str:
+    return await peer_reply(simulator, history, SIMULATOR_ROLE)
+
+
+def _undelivered(transcript: list[dict[str, Any]]) -> list[str]:
+    """The texts that came with tool calls, in order (never shown to the user simulator)."""
+    return [m["undelivered_text"] for m in transcript if "undelivered_text" in m]
 
 
 def _tool_call_rows(steps: list[int], log: list[Any]) -> list[dict[str, Any]]:
@@ -138,7 +143,7 @@ def _tool_call_rows(steps: list[int], log: list[Any]) -> list[dict[str, Any]]:
 
 
 def _episode(transcript: list[dict[str, Any]], last: ModelOutput, info: dict[str, Any], stop: str | None,
-             failure: _ModelFailure | None, abort_reason: str | None) -> Episode:
+             failure: EpisodeFailure | None, abort_reason: str | None) -> Episode:
     """The episode's status and error: a failed model call, else malformed arguments (``aborted``), else ok."""
     status: Status = "ok"
     error: str | None = None
@@ -246,78 +251,54 @@ class TauRetailTask(Task):
         simulator = model.peer(SIMULATOR_ROLE)
         env = RetailEnv(split=task.split, data=self.data(), malformed_args=self.malformed_args)  # type: ignore[arg-type]
         env.reset(task)
-        tools = env.tools_schema
         transcript: list[dict[str, Any]] = [{"role": "system", "content": env.policy}]
         sim_history: list[dict[str, Any]] = env.user_sim_messages()
         respond_texts: list[str] = []
-        tool_steps: list[int] = []  # agent step of each env.tool_log entry
-        used_ids: set[str] = set()
-        last = ModelOutput()
-        steps = 0
-        dropped = 0
-        undelivered = 0
-        stop: str | None = None
-        failure: _ModelFailure | None = None
 
-        try:
-            first = await _simulate(simulator, sim_history)
-            transcript.append({"role": "user", "content": first})
-            while stop is None:
-                if steps >= self.max_steps:
-                    stop = "max_steps"
-                    break
-                steps += 1
-                last, msg = await _agent_turn(model, transcript, tools)
-                if last.tool_calls:
-                    call = last.tool_calls[0]
-                    call_id = call.id if call.id and call.id not in used_ids else f"{call.id or 'call'}_s{steps}"
-                    used_ids.add(call_id)
-                    msg["tool_calls"] = [{"id": call_id, "name": call.name, "arguments": call.arguments}]
-                    if len(last.tool_calls) > 1:
-                        msg["dropped_tool_calls"] = [c.to_dict() for c in last.tool_calls[1:]]
-                        dropped += len(last.tool_calls) - 1
-                    if last.final:
-                        msg["undelivered_text"] = last.final
-                        undelivered += 1
-                    transcript.append(msg)
-                    arguments: str = call.arguments
-                    if self.empty_args_as_object and not (arguments or "").strip():
-                        arguments = "{}"
-                    observation = env.step_tool(call.name, arguments)
-                    tool_steps.append(steps)
-                    transcript.append({"role": "tool", "tool_call_id": call_id, "name": call.name,
-                                       "content": observation})
-                    if env.done:
-                        stop = "aborted" if env.done_reason == "aborted" else "transfer"
-                elif last.final is not None:
-                    msg["content"] = last.final
-                    transcript.append(msg)
-                    respond_texts.append(last.final)
-                    sim_history.append({"role": "user", "content": last.final})
-                    reply = await _simulate(simulator, sim_history)
-                    transcript.append({"role": "user", "content": reply})
-                    if env.observe_user_message(reply):
-                        stop = "user_stop"
-                else:
-                    transcript.append(msg)
-                    raise _no_action(last, steps)
-        except _ModelFailure as exc:
-            stop, failure = "model_error", exc
+        async def opening() -> None:  # the simulator speaks first; its STOP is only read in later replies
+            transcript.append({"role": "user", "content": await peer_reply(simulator, sim_history, SIMULATOR_ROLE)})
+
+        async def respond(out: ModelOutput) -> str | None:  # the final text goes to the simulator, its reply back
+            if out.final is None:
+                raise _no_action(out, loop.steps)
+            respond_texts.append(out.final)
+            sim_history.append({"role": "user", "content": out.final})
+            reply = await peer_reply(simulator, sim_history, SIMULATOR_ROLE)
+            transcript.append({"role": "user", "content": reply})
+            return "user_stop" if env.observe_user_message(reply) else None
+
+        async def run_tool(call: ToolCall) -> str:
+            arguments = call.arguments
+            if self.empty_args_as_object and not (arguments or "").strip():
+                arguments = "{}"
+            return env.step_tool(call.name, arguments)
+
+        def after_call(run: ToolRun) -> str | None:
+            return ("aborted" if env.done_reason == "aborted" else "transfer") if env.done else None
+
+        loop = AgentLoop(
+            model, transcript, tools=env.tools_schema, fallback=run_tool, limits=Limits(max_steps=self.max_steps),
+            calls_per_turn="first", rename_call=lambda call, i, step: f"{call.id or 'call'}_s{step}",
+            message=_agent_message, opening=opening, on_answer=respond, after_call=after_call,
+            on_rejected=fail_on_rejection("agent"))
+        stop = await loop.run()
 
         reward = self._reward(env, respond_texts, stop)
         log = env.tool_log
         info: dict[str, Any] = {
-            "task_index": task.index, "split": task.split, "steps": steps, "max_steps": self.max_steps,
+            "task_index": task.index, "split": task.split, "steps": loop.requests, "max_steps": self.max_steps,
             "stop_reason": stop, "reward": reward, "respond_turns": len(respond_texts),
-            "user_simulator": _session_info(simulator), "tool_calls": _tool_call_rows(tool_steps, log),
+            "user_simulator": _session_info(simulator),
+            "tool_calls": _tool_call_rows([r.step for r in loop.runs], log),
             "tool_summary": {"calls": len(log), "writes": sum(r.write for r in log),
                              "errors": sum(r.status == "error" for r in log),
                              "unknown_tools": sum(r.status == "unknown_tool" for r in log),
                              "bad_arguments": sum(r.status == "bad_arguments" for r in log),
                              "malformed_arguments": sum(r.status == "malformed_arguments" for r in log),
-                             "dropped_extra_calls": dropped, "undelivered_texts": undelivered},
+                             "dropped_extra_calls": sum(len(m.get("dropped_tool_calls", ())) for m in transcript),
+                             "undelivered_texts": len(_undelivered(transcript))},
         }
-        return _episode(transcript, last, info, stop, failure, env.abort_reason)
+        return _episode(transcript, loop.last, info, stop, loop.failure, env.abort_reason)
 
     @staticmethod
     def _reward(env: RetailEnv, respond_texts: list[str], stop: str | None) -> dict[str, Any]:
