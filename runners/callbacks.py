@@ -85,6 +85,7 @@ class SharedServer(Callback):
             self._jobs_prepared += 1
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        failed: SweepFailed | None = None
         if self._collecting:
             self._collecting = False
             jobs = sweep.take()
@@ -92,9 +93,14 @@ class SharedServer(Callback):
                 return
             try:
                 run_jobs(config, jobs)
-            except SweepFailed as exc:  # Hydra turns a callback's exceptions into warnings: exit here
-                print(f"gptoss-eval: error: {exc}", file=sys.stderr)
-                raise SystemExit(exc.code) from None
+            except SweepFailed as exc:  # the jobs that finished still get the sweep's report
+                failed = exc
+        self._write_report(config)
+        if failed is not None:  # Hydra turns a callback's exceptions into warnings: exit here
+            print(f"gptoss-eval: error: {failed}", file=sys.stderr)
+            raise SystemExit(failed.code)
+
+    def _write_report(self, config: DictConfig) -> None:
         from reports.html import write_full_report
 
         sweep_dir = Path(config.hydra.sweep.dir)
@@ -188,8 +194,7 @@ def _run_pooled(config: DictConfig, jobs: list[sweep.PreparedJob]) -> None:
             rank = EFFORT_RANK.get(job.spec.effort, 0) + todo / (10 * (todo + 1))
             runs.append(PooledRun(job.task, job.samples, run.client, job.store, job.spec, priority=rank,
                                   on_progress=progress.hook(i), stored=job.stored))
-        log.info("running %d jobs on one pool of %d requests in flight (sweep.pool=false: one at a time)",
-                 len(jobs), capacity)
+        log.info("running the sweep's %d jobs at once on one pool of %d requests in flight", len(jobs), capacity)
         with progress:
             results = asyncio.run(_pool(runs, capacity, jobs))
         failures = []

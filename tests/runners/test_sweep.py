@@ -183,3 +183,23 @@ def test_a_job_failing_its_checks_stops_the_sweep_before_its_server_starts(tmp_p
         assert starts(tmp_path) == [], name  # no server started
         written = [p for p in root.rglob("*") if p.is_file() and p.name != "multirun.yaml"] if root.exists() else []
         assert written == [], (name, written)  # nothing written (Hydra's multirun.yaml aside)
+
+
+def test_a_server_lost_mid_sweep_exits_3_and_the_same_sweep_resumes_on_a_healthy_one(scripted_server,
+                                                                                      tmp_path) -> None:
+    dying = scripted_server({"default": REPLY, "faults": {"die_after": 12}})
+    proc = run_cli(*_sweep_args(dying, tmp_path, "concurrency=2", "client.max_retries=1"))
+    assert proc.returncode == 3, proc.stderr
+    assert "stopped answering" in proc.stderr and "rerun the same command to resume" in proc.stderr
+    stored = sum(len(_keys(d)) for d in _job_dirs(tmp_path) if (d / "attempts.jsonl").exists())
+    assert 0 < stored <= 12
+    for job in _job_dirs(tmp_path):  # every job's session is closed as failed, none left "running"
+        if (job / "manifest.json").exists():
+            assert json.loads((job / "manifest.json").read_text())["sessions"][-1]["status"] == "failed"
+
+    healthy = scripted_server({"default": REPLY})
+    again = run_cli(*_sweep_args(healthy, tmp_path, "concurrency=2"))
+    assert again.returncode == 0, again.stderr
+    for job in _job_dirs(tmp_path):
+        assert len(_keys(job)) == len(set(_keys(job))) == 10
+    assert len(healthy.requests()) == 40 - stored
