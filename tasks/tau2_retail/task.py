@@ -31,22 +31,30 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from evals.clients import RequestRejected
+from evals.agent_loop import (
+    AgentLoop,
+    EpisodeFailure,
+    Limits,
+    ToolResult,
+    ToolRun,
+    ask_peer,
+    fail_on_rejection,
+    peer_reply,
+)
 from evals.task import DataUnavailable, Episode, ModelSession, Task
-from evals.types import Attempt, Grade, ModelOutput, Sample
+from evals.types import Attempt, Grade, ModelOutput, Sample, ToolCall
 from runners.data import provenance
 from tasks.tau_retail.task import (
     SIMULATOR_ROLE,
     SUCCESS_EPS,
-    _agent_turn,
+    _agent_message,
     _episode,
     _grade,
     _load_or_unavailable,
-    _ModelFailure,
     _no_action,
     _session_info,
-    _simulate,
     _tool_call_rows,
+    _undelivered,
     attempt_reward,
     tau_metrics,
     tau_section,
@@ -183,116 +191,89 @@ class Tau2RetailTask(Task):
         needs_judge = "NL_ASSERTION" in task.reward_basis and bool(task.nl_assertions)
         judge = model.peer(JUDGE_ROLE) if needs_judge else model.peers.get(JUDGE_ROLE)
         env = Tau2Env(data, task, malformed_args=self.malformed_args)
-        tools = self.tools_schema()
         transcript: list[dict[str, Any]] = [{"role": "system", "content": agent_system_prompt(data)},
                                             {"role": "assistant", "content": greeting}]
         sim_history: list[dict[str, Any]] = [{"role": "system", "content": user_system_prompt(data, task)},
                                              {"role": "user", "content": greeting}]
         respond_texts: list[str] = [greeting]
-        undelivered_texts: list[str] = []  # scored (COMMUNICATE), never shown to the simulator
-        tool_steps: list[int] = []
-        used_ids: set[str] = set()
-        last = ModelOutput()
-        steps = agent_turns = undelivered = 0
-        stop: str | None = None
         user_token: str | None = None
-        failure: _ModelFailure | None = None
         nl: dict[str, Any] | None = None
 
-        async def user_turn() -> None:
-            nonlocal steps, stop, user_token
-            reply = await _simulate(simulator, sim_history)
-            steps += 1
+        # tau2 counts every message as a step: the loop counts the agent's, these hooks the user's and each
+        # turn's batch of tool results (tau2's MultiToolMessage)
+        async def user_turn() -> str | None:
+            nonlocal user_token
+            reply = await peer_reply(simulator, sim_history, SIMULATOR_ROLE)
+            loop.steps += 1
             transcript.append({"role": "user", "content": reply})
             user_token = stop_token_in(reply, stop_tokens)
-            if user_token:
-                stop = "user_stop"
+            return "user_stop" if user_token else None
 
-        try:
-            await user_turn()
-            while stop is None:
-                if steps >= self.max_steps:
-                    stop = "max_steps"
-                    break
-                last, msg = await _agent_turn(model, transcript, tools)
-                steps += 1
-                agent_turns += 1
-                if last.tool_calls:
-                    calls = []
-                    for i, call in enumerate(last.tool_calls):
-                        call_id = call.id if call.id and call.id not in used_ids else f"{call.id or 'call'}_s{steps}_{i}"
-                        used_ids.add(call_id)
-                        calls.append({"id": call_id, "name": call.name, "arguments": call.arguments})
-                    msg["tool_calls"] = calls
-                    if last.final:
-                        msg["undelivered_text"] = last.final
-                        undelivered_texts.append(last.final)
-                        undelivered += 1
-                    transcript.append(msg)
-                    for c in calls:
-                        arguments = c["arguments"]
-                        if self.empty_args_as_object and not (arguments or "").strip():
-                            arguments = "{}"
-                        observation = env.step_tool(c["name"], arguments)
-                        tool_steps.append(steps)
-                        transcript.append({"role": "tool", "tool_call_id": c["id"], "name": c["name"],
-                                           "content": observation})
-                        if env.abort_reason:
-                            break
-                    steps += 1  # the turn's tool results are one step (tau2's MultiToolMessage)
-                    if env.abort_reason:
-                        stop = "aborted"
-                    elif env.errors >= self.max_errors:
-                        stop = "too_many_errors"
-                elif last.final is not None:
-                    msg["content"] = last.final
-                    transcript.append(msg)
-                    respond_texts.append(last.final)
-                    if AGENT_STOP in last.final:
-                        stop = "agent_stop"
-                        break
-                    if steps >= self.max_steps:
-                        stop = "max_steps"
-                        break
-                    sim_history.append({"role": "user", "content": last.final})
-                    await user_turn()
-                else:
-                    transcript.append(msg)
-                    raise _no_action(last, steps)
+        async def respond(out: ModelOutput) -> str | None:
+            if out.final is None:
+                raise _no_action(out, loop.steps)
+            respond_texts.append(out.final)
+            if AGENT_STOP in out.final:
+                return "agent_stop"
+            if loop.steps >= self.max_steps:
+                return "max_steps"
+            sim_history.append({"role": "user", "content": out.final})
+            return await user_turn()
+
+        async def run_tool(call: ToolCall) -> ToolResult:
+            arguments = call.arguments
+            if self.empty_args_as_object and not (arguments or "").strip():
+                arguments = "{}"
+            observation = env.step_tool(call.name, arguments)
+            return ToolResult(observation, error=env.tool_log[-1].error)
+
+        def after_call(run: ToolRun) -> str | None:
+            return "aborted" if env.abort_reason else None
+
+        def after_tools(out: ModelOutput) -> None:
+            loop.steps += 1
+
+        async def closing(stop: str) -> None:
+            nonlocal nl
             if stop in SCORED_STOPS and needs_judge:
                 nl = await self._judge(judge, transcript, list(task.nl_assertions))  # type: ignore[arg-type]
-        except _ModelFailure as exc:
-            stop, failure = "model_error", exc
+
+        loop = AgentLoop(
+            model, transcript, tools=self.tools_schema(), fallback=run_tool,
+            limits=Limits(max_steps=self.max_steps, max_tool_errors=self.max_errors),
+            rename_call=lambda call, i, step: f"{call.id or 'call'}_s{step}_{i}", message=_agent_message,
+            opening=user_turn, on_answer=respond, after_call=after_call, after_tools=after_tools, closing=closing,
+            on_rejected=fail_on_rejection("agent"))
+        stop = await loop.run()
 
         scored = stop in SCORED_STOPS
+        undelivered_texts = _undelivered(transcript)  # scored (COMMUNICATE), never shown to the simulator
         r = env.reward(respond_texts + undelivered_texts, nl).to_dict()
         reward = {**r, "scored": scored, "reward": r["reward"] if scored else 0.0,
                   "reward_basis": list(task.reward_basis)}
         log = env.tool_log
         info: dict[str, Any] = {
-            "task_id": task.id, "release": task.release, "steps": steps, "max_steps": self.max_steps,
-            "max_errors": self.max_errors, "agent_turns": agent_turns, "stop_reason": stop,
+            "task_id": task.id, "release": task.release, "steps": loop.steps, "max_steps": self.max_steps,
+            "max_errors": self.max_errors, "agent_turns": loop.turns, "stop_reason": stop,
             "user_stop_token": user_token, "reward": reward, "respond_turns": len(respond_texts) - 1,
-            "user_simulator": _session_info(simulator), "tool_calls": _tool_call_rows(tool_steps, log),
+            "user_simulator": _session_info(simulator),
+            "tool_calls": _tool_call_rows([run.step for run in loop.runs], log),
             "tool_summary": {"calls": len(log), "writes": sum(c.write for c in log), "errors": env.errors,
                              "unknown_tools": sum(c.status == "unknown_tool" for c in log),
                              "malformed_arguments": sum(c.status == "malformed_arguments" for c in log),
-                             "undelivered_texts": undelivered},
+                             "undelivered_texts": len(undelivered_texts)},
         }
         if judge is not None:
             info["judge"] = _session_info(judge)
-        return _episode(transcript, last, info, stop, failure, env.abort_reason)
+        return _episode(transcript, loop.last, info, stop, loop.failure, env.abort_reason)
 
     async def _judge(self, judge: ModelSession, transcript: list[dict[str, Any]], assertions: list[str]
                      ) -> dict[str, Any]:
-        try:
-            out = await judge.generate(judge_messages(transcript, assertions))
-        except RequestRejected as exc:
-            raise _ModelFailure(JUDGE_ROLE, "error", f"judge request rejected: {exc}") from exc
+        out = await ask_peer(judge, judge_messages(transcript, assertions), JUDGE_ROLE)
         try:
             checks = parse_judge(out.final or "")
         except ValueError as exc:
-            raise _ModelFailure(JUDGE_ROLE, "error", f"unreadable judge reply: {exc}", out) from exc
+            raise EpisodeFailure(JUDGE_ROLE, "error", f"unreadable judge reply: {exc}", out) from exc
         # as tau2: met when every returned verdict is true
         return {"met": all(c["met"] for c in checks), "checks": checks}
 

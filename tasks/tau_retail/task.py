@@ -109,28 +109,6 @@ def _no_action(out: ModelOutput, step: int) -> EpisodeFailure:
         + (f", parse error: {out.parse_error}" if out.parse_error else "") + ")", out)
 
 
-# -- until tau2 runs on the agent loop too (next commit) ---------------------------------------------
-_ModelFailure = EpisodeFailure
-
-
-async def _agent_turn(model: ModelSession, transcript: list[dict[str, Any]], tools: list[dict[str, Any]]
-                      ) -> tuple[ModelOutput, dict[str, Any]]:
-    from evals.clients import RequestRejected
-
-    try:
-        out = await model.generate(transcript, tools=tools)
-    except RequestRejected as exc:
-        fail_on_rejection("agent")(exc)
-    msg: dict[str, Any] = {"role": "assistant", "content": ""}
-    if out.analysis:
-        msg["reasoning"] = out.analysis
-    return out, msg
-
-
-async def _simulate(simulator: ModelSession, history: list[dict[str, Any]]) -> str:
-    return await peer_reply(simulator, history, SIMULATOR_ROLE)
-
-
 def _undelivered(transcript: list[dict[str, Any]]) -> list[str]:
     """The texts that came with tool calls, in order (never shown to the user simulator)."""
     return [m["undelivered_text"] for m in transcript if "undelivered_text" in m]
