@@ -106,7 +106,7 @@ def test_a_replica_that_dies_mid_run_loses_and_duplicates_nothing(scripted_serve
 def test_a_silent_replica_is_taken_out_and_its_requests_go_elsewhere(scripted_server, tmp_path):
     silent = scripted_server({"default": {**REPLY, "hang": True}})
     healthy = scripted_server({"default": REPLY})
-    stats, endpoints = _run([silent.base_url, healthy.base_url], tmp_path, repeats=2, timeout_s=0.5, max_retries=1)
+    stats, endpoints = _run([silent.base_url, healthy.base_url], tmp_path, repeats=2, timeout_s=2.0, max_retries=1)
     assert stats.statuses == {"ok": 10} and len(set(_keys(tmp_path))) == 10
     assert not endpoints[0]["up"] and endpoints[0]["served"] == 0
 
