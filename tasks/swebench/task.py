@@ -47,9 +47,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from evals.agent_loop import AgentLoop, Limits, ToolResult
 from evals.clients import RequestRejected
-from evals.task import Episode, ModelSession, Task, TaskError, assistant_message
-from evals.types import Attempt, Grade, ModelOutput, Sample
+from evals.task import Episode, ModelSession, Task, TaskError
+from evals.types import Attempt, Grade, ModelOutput, Sample, ToolCall
 from tasks.swebench import data as swe_data
 from tasks.swebench import grading, repo_browser
 from tasks.swebench.apply_patch import PatchError, apply_patch, parse_patch
@@ -536,56 +537,51 @@ class SweBenchTask(Task):
 
     async def _loop(self, env: Environment, model: ModelSession, messages: list[dict[str, Any]],
                     tools: list[dict[str, Any]], info: dict[str, Any], started: float) -> str:
-        for _ in range(self.max_steps):
-            remaining = self.max_time_s - (time.monotonic() - started)
-            if remaining <= 0:
-                info["time_limit"] = "reached before a model call"
-                return "time_limit"
-            try:
-                # the wall-time limit holds during a call too: a slow or stuck reply is cancelled at the limit
-                async with asyncio.timeout(remaining) as budget:
-                    out = await model.generate(messages, tools=tools)
-            except TimeoutError:
-                if not budget.expired():
-                    raise
-                info["time_limit"] = (f"a model call was still running at the {self.max_time_s:g} s limit and "
-                                      f"was cancelled")
-                return "time_limit"
-            except RequestRejected as exc:
-                text = str(exc).lower()
-                info["model_error"] = str(exc)[:500]
-                return "context_overflow" if any(w in text for w in _CONTEXT_WORDS) else "model_error"
-            info["steps"] += 1
-            messages.append(assistant_message(out))
+        """The agent loop with every call of a turn run, ``max_steps`` model calls and ``max_time_s`` of wall time
+        from ``started`` (a model call still running then is cancelled); returns the stop reason."""
+
+        def rejected(exc: RequestRejected) -> str:
+            info["model_error"] = str(exc)[:500]
+            return "context_overflow" if any(w in str(exc).lower() for w in _CONTEXT_WORDS) else "model_error"
+
+        def unreadable(out: ModelOutput) -> str | None:
             if out.parse_error:
                 info["model_error"] = out.parse_error[:500]
                 return "model_error"
-            if out.finish_reason == "length" and not out.tool_calls:
+            return None
+
+        async def answer(out: ModelOutput) -> str:  # no tool call: the work tree is the submission
+            if out.finish_reason == "length":
                 return "context_overflow"
-            if not out.tool_calls:
-                return "submitted" if (out.final or "").strip() else "no_tool_call"
-            for call in out.tool_calls:
-                remaining = self.max_time_s - (time.monotonic() - started)
-                info["tool_calls"] += 1
-                try:
-                    text, is_error = await asyncio.to_thread(self._run_tool, env, call.name, call.arguments,
-                                                             remaining)
-                except EnvError as exc:
-                    info["env_errors"].append(f"{call.name}: {exc}")
-                    text, is_error = f"error: the environment failed: {exc}", True
-                info["tool_errors"] += int(is_error)
-                messages.append({"role": "tool", "tool_call_id": call.id, "name": call.name, "content": text})
+            return "submitted" if (out.final or "").strip() else "no_tool_call"
+
+        async def run_tool(call: ToolCall) -> ToolResult:
+            text, is_error = await asyncio.to_thread(self._run_tool, env, call.name, call.arguments,
+                                                     loop.remaining_seconds())
+            return ToolResult(text, is_error)
+
+        def env_failed(call: ToolCall, exc: Exception) -> str:
+            info["env_errors"].append(f"{call.name}: {exc}")
+            return f"error: the environment failed: {exc}"
+
+        def context_full(out: ModelOutput) -> str | None:
             used = out.usage.prompt_tokens + out.usage.completion_tokens
             if not used:
                 used = _estimate_tokens(messages)
             else:
                 used += _estimate_tokens(messages[-len(out.tool_calls):])  # the tool results just added
-            if used >= self.max_context_tokens - self.context_reserve_tokens:
-                return "context_overflow"
-            if self.max_time_s - (time.monotonic() - started) <= 0:
-                info["time_limit"] = "reached while tools ran"
-                return "time_limit"
-        return "step_limit"
+            return "context_overflow" if used >= self.max_context_tokens - self.context_reserve_tokens else None
+
+        loop = AgentLoop(
+            model, messages, tools=tools, fallback=run_tool, started=started,
+            limits=Limits(max_steps=self.max_steps, max_seconds=self.max_time_s, steps_reason="step_limit"),
+            on_output=unreadable, on_answer=answer, after_tools=context_full, on_rejected=rejected,
+            tool_exceptions=(EnvError,), describe_exception=env_failed)
+        stop = await loop.run()
+        info.update(steps=loop.turns, tool_calls=loop.tool_calls, tool_errors=loop.tool_errors)
+        if loop.limit_detail is not None:
+            info["time_limit"] = loop.limit_detail
+        return stop
 
     # -- grading --------------------------------------------------------------------------------------
     def grade(self, sample: Sample, attempt: Attempt) -> Grade:
