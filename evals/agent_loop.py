@@ -14,8 +14,10 @@ One turn:
 2. one model call on the transcript. With a wall-time limit, a call still running when it is reached is
    cancelled. A rejected request (:class:`evals.clients.RequestRejected`) goes to ``on_rejected`` (a stop
    reason), or propagates when there is none; so does every other error of the call;
-3. the output becomes one transcript message through ``message`` (by default :func:`evals.task.assistant_message`);
-   ``on_output`` may stop here (e.g. an unreadable reply);
+3. the output becomes one transcript message through ``message`` (by default :func:`evals.task.assistant_message`;
+   Tau writes its own, as the benchmark records a turn), given the calls that will run, renamed by
+   ``rename_call`` when an id is empty or already used in the episode; ``on_output`` may stop here (e.g. an
+   unreadable reply);
 4. an output without tool calls goes to ``on_answer``, which returns a stop reason or None to go on: a user
    simulator's reply is added there, and the next turn is the agent's answer to it;
 5. an output with tool calls: if running them would pass ``max_tool_calls`` none runs (the stop is named by
@@ -190,8 +192,9 @@ class AgentLoop:
         self.describe_exception = describe_exception
         self.failure_reason = failure_reason
         # what happened
-        self.steps = 0  # one per model call that returned; hooks may count more (tau2 counts every message)
-        self.requests = 0  # model calls sent, the one that failed or was cancelled included
+        self.turns = 0  # model calls that returned an output
+        self.steps = 0  # one per turn; hooks may count more (tau2 counts every message)
+        self.requests = 0  # model calls sent, one that failed or was cancelled included
         self.tool_calls = 0
         self.tool_errors = 0
         self.runs: list[ToolRun] = []
@@ -239,6 +242,7 @@ class AgentLoop:
             if self.on_rejected is None:
                 raise
             return self.on_rejected(exc)
+        self.turns += 1
         self.steps += 1
         self.last = out
         calls = out.tool_calls[:1] if self.calls_per_turn == "first" else list(out.tool_calls)
