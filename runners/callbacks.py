@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import logging
 import sys
 from pathlib import Path
@@ -242,26 +241,17 @@ def _add_secret_filters(jobs: list[sweep.PreparedJob]) -> None:
 
 @contextlib.contextmanager
 def _as_sweep_failure() -> Any:
-    """The errors a single run turns into one line and an exit status (runners.cli.app), as ``SweepFailed``."""
-    from evals.clients import RequestRejected, ServerUnavailable
-    from evals.store import StoreError
-    from evals.task import TaskError
-    from runners import doctor
-    from runners.cli import UserError
-    from runners.vllm_server import ServerStartError
+    """The errors a single run turns into one line and an exit status (``runners.errors.run_error``), as
+    ``SweepFailed``; anything else (a bug) keeps its traceback."""
+    from runners.errors import run_error
 
     try:
         yield
-    except (UserError, TaskError, StoreError, ServerStartError, doctor.DoctorFailed, RequestRejected) as exc:
-        raise SweepFailed(str(exc), 2) from None
-    except ServerUnavailable as exc:
-        raise SweepFailed(f"the model server stopped answering: {exc}. Every finished attempt is stored; rerun "
-                          f"the same command to resume.", 3) from None
-    except OSError as exc:
-        if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+    except Exception as exc:
+        stop = run_error(exc)
+        if stop is None:
             raise
-        raise SweepFailed(f"cannot write the run ({exc.strerror}: {exc.filename}). Every attempt written before "
-                          f"is intact; free space and rerun the same command to resume.", 4) from None
+        raise SweepFailed(*stop) from None
 
 
 class _SweepProgress:

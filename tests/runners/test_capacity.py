@@ -42,7 +42,7 @@ def test_batch_size_plus_a_refill_margin_per_replica_never_a_fixed_64() -> None:
 
 
 def test_limits_from_a_running_server_and_none_from_a_server_without_metrics(tmp_path) -> None:
-    srv = ScriptedServerProcess({"faults": {"capacity": 4, "latency_s": 1.0},
+    srv = ScriptedServerProcess({"faults": {"capacity": 4, "latency_s": 3.0},
                                  "server": {"num_gpu_blocks": 100, "block_size": 16}}, tmp_path).start()
     try:
         root = srv.base_url.removesuffix("/v1")
@@ -53,10 +53,14 @@ def test_limits_from_a_running_server_and_none_from_a_server_without_metrics(tmp
                 sends = [http.post(srv.base_url + "/chat/completions", json={
                     "model": "m", "messages": [{"role": "user", "content": "hi"}]}) for _ in range(6)]
                 tasks = [asyncio.ensure_future(s) for s in sends]
-                await asyncio.sleep(0.5)
-                text = (await http.get(root + "/metrics")).text
-                assert 'vllm:num_requests_running{model_name="scripted"} 4' in text
-                assert 'vllm:num_requests_waiting{model_name="scripted"} 2' in text
+                texts = []
+                for _ in range(200):  # until all six have arrived (a loaded machine delays them), at most 20 s
+                    await asyncio.sleep(0.1)
+                    texts.append((await http.get(root + "/metrics")).text)
+                    if 'waiting{model_name="scripted"} 2' in texts[-1]:
+                        break
+                assert 'vllm:num_requests_running{model_name="scripted"} 4' in texts[-1]
+                assert 'vllm:num_requests_waiting{model_name="scripted"} 2' in texts[-1]
                 await asyncio.gather(*tasks)
 
         asyncio.run(load())
