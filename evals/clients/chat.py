@@ -9,17 +9,16 @@ from typing import Any
 from evals.clients.base import ModelClient, _sampling_fields
 from evals.clients.errors import WrongShape
 from evals.clients.shapes import _first_choice, _json_kind, _list, _obj, _text, _tool_call, _usage
-from evals.clients.streaming import StreamReader, StreamTimer
+from evals.clients.streaming import ChoiceStreamReader, StreamTimer
 from evals.types import ModelOutput, ToolCall
 
 
-class _ChatStream(StreamReader):
+class _ChatStream(ChoiceStreamReader):
     def __init__(self) -> None:
+        super().__init__()
         self.analysis: list[str] = []
         self.final: list[str] = []
         self.calls: dict[int, dict[str, Any]] = {}
-        self.finish_reason: str | None = None
-        self.chunks = 0
 
     def feed(self, event: dict[str, Any], timer: StreamTimer) -> bool:
         # Fast path for the usual event (a piece of reasoning or content, nothing else), one per token: the same
@@ -72,14 +71,7 @@ class _ChatStream(StreamReader):
             if arguments:
                 slot["arguments"].append(arguments)
             got = True
-        if got:
-            timer.tick()
-            self.chunks += 1
-        finish = _text(choice.get("finish_reason"), "choices[0].finish_reason")
-        if finish:
-            self.finish_reason = finish
-            return True
-        return False
+        return self._end_of_choice(choice, got, timer)
 
     def result(self, usage: Any) -> ModelOutput:
         analysis = "".join(self.analysis)

@@ -9,18 +9,17 @@ from evals import harmony
 from evals.clients.base import ModelClient, _sampling_fields
 from evals.clients.health import CANARY_TEXT
 from evals.clients.shapes import _first_choice, _list, _obj, _text, _token_ids, _usage
-from evals.clients.streaming import StreamReader, StreamTimer
+from evals.clients.streaming import ChoiceStreamReader, StreamTimer
 from evals.types import ModelOutput
 
 
-class _CompletionsStream(StreamReader):
+class _CompletionsStream(ChoiceStreamReader):
     def __init__(self, prompt_len: int) -> None:
+        super().__init__()
         self.prompt_len = prompt_len
         self.ids: list[int] = []
         self.text: list[str] = []
         self.has_ids = False
-        self.finish_reason: str | None = None
-        self.chunks = 0
 
     def feed(self, event: dict[str, Any], timer: StreamTimer) -> bool:
         choices = _list(event.get("choices"), "choices")
@@ -34,14 +33,7 @@ class _CompletionsStream(StreamReader):
         text = _text(choice.get("text"), "choices[0].text")
         if text:
             self.text.append(text)
-        if ids or text:
-            timer.tick()
-            self.chunks += 1
-        finish = _text(choice.get("finish_reason"), "choices[0].finish_reason")
-        if finish:
-            self.finish_reason = finish
-            return True
-        return False
+        return self._end_of_choice(choice, bool(ids or text), timer)
 
     def result(self, usage: Any) -> ModelOutput:
         out = harmony.parse_completion_tokens(self.ids) if self.has_ids else \

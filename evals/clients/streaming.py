@@ -13,7 +13,7 @@ from typing import Any
 import aiohttp
 
 from evals.clients.errors import BadResponse, StreamCut, WrongShape
-from evals.clients.shapes import _PARSE_ERRORS, _json_kind, _shape_error
+from evals.clients.shapes import _PARSE_ERRORS, _json_kind, _shape_error, _text
 from evals.types import ModelOutput
 
 _MAX_EVENT_BYTES = 256 << 20  # one server-sent event; a Responses stream's last event holds the whole reply
@@ -82,6 +82,25 @@ class StreamReader(ABC):
     @abstractmethod
     def result(self, usage: Any) -> ModelOutput:
         """The parsed reply; ``usage`` is the last usage object the stream carried (None: none)."""
+
+
+class ChoiceStreamReader(StreamReader):
+    """A reader of ``choices[0]`` deltas (chat and completions): counts the chunks that carried content and ends
+    at the first finish_reason."""
+
+    def __init__(self) -> None:
+        self.finish_reason: str | None = None
+        self.chunks = 0
+
+    def _end_of_choice(self, choice: dict[str, Any], got: bool, timer: StreamTimer) -> bool:
+        if got:
+            timer.tick()
+            self.chunks += 1
+        finish = _text(choice.get("finish_reason"), "choices[0].finish_reason")
+        if finish:
+            self.finish_reason = finish
+            return True
+        return False
 
 
 
