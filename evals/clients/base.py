@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+import orjson
 
 from evals import harmony
 from evals.clients.errors import (
@@ -30,6 +31,7 @@ from evals.clients.errors import (
 from evals.clients.health import CANARY_TEXT, EndpointHealth
 from evals.clients.shapes import _PARSE_ERRORS, _json_kind, _shape_error
 from evals.clients.streaming import StreamReader, StreamTimer, read_stream
+from evals.jsonlines import loads_line
 from evals.types import ModelOutput
 
 
@@ -39,6 +41,15 @@ class Sampling:
     top_p: float = 1.0
     max_tokens: int | None = None  # None: whatever the context window leaves after the prompt
 
+
+
+def dumps_body(body: Any) -> str:
+    """A request body as JSON text: orjson (a token-level prompt is thousands of integers, encoded ~10x faster),
+    the standard library for what orjson refuses (keys that are not strings, integers beyond 64 bits)."""
+    try:
+        return orjson.dumps(body).decode()
+    except TypeError:
+        return json.dumps(body)
 
 
 class ModelClient(ABC):
@@ -69,6 +80,7 @@ class ModelClient(ABC):
         if self._http is None or self._http.closed:
             self._http = aiohttp.ClientSession(
                 headers=self._headers,
+                json_serialize=dumps_body,
                 timeout=aiohttp.ClientTimeout(total=self.timeout_s, sock_connect=30.0,
                                               sock_read=self.read_timeout_s),
                 connector=aiohttp.TCPConnector(limit=self.max_connections, limit_per_host=self.max_connections),
@@ -173,7 +185,7 @@ class ModelClient(ABC):
         if failure is not None:
             raise failure
         try:
-            data = json.loads(raw)
+            data = loads_line(raw)
         except ValueError as exc:
             # A proxy or a dying server can answer 200 with garbage: worth another try.
             raise BadResponse(f"response is not JSON: {raw[:200]!r}") from exc

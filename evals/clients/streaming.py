@@ -3,23 +3,19 @@ events into a ModelOutput through a transport's :class:`StreamReader`."""
 
 from __future__ import annotations
 
-import json
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from json.scanner import make_scanner
 from typing import Any
 
 import aiohttp
 
 from evals.clients.errors import BadResponse, StreamCut, WrongShape
 from evals.clients.shapes import _PARSE_ERRORS, _json_kind, _shape_error, _text
+from evals.jsonlines import loads_line
 from evals.types import ModelOutput
 
 _MAX_EVENT_BYTES = 256 << 20  # one server-sent event; a Responses stream's last event holds the whole reply
-# A stream has one event per token: the C scanner on the text skips json.loads' encoding detection and
-# JSONDecoder.decode's whitespace regexes (a payload is stripped already).
-_scan_json = make_scanner(json.JSONDecoder())
 
 
 class StreamTimer:
@@ -127,12 +123,9 @@ class _Events:
             if payload == b"[DONE]":
                 self.done = True
                 return
-            try:
-                text = payload.decode()
-                event, end = _scan_json(text, 0)
-                if end != len(text):
-                    raise ValueError(f"extra data after the JSON value at {end}")
-            except (ValueError, StopIteration) as exc:  # UnicodeDecodeError included; StopIteration: no value
+            try:  # one event per token: orjson (in loads_line) parses one in ~1/3 of json.loads' time
+                event = loads_line(payload)
+            except ValueError as exc:  # UnicodeDecodeError included
                 raise BadResponse(f"stream event is not JSON: {payload[:200]!r}") from exc
             if type(event) is not dict:
                 raise WrongShape(f"stream event is {_json_kind(event)}, not a JSON object: {payload[:200]!r}")

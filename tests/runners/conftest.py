@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -46,3 +47,36 @@ def start_vllm_cpu(model: str, workdir: Path):
         cfg = compose("config", overrides=[f"model={model}", "server=cpu"])
     GlobalHydra.instance().clear()
     return VllmServer(server_config(cfg, workdir))
+
+
+class OneServerAtATime:
+    """The session's vLLM-CPU servers, at most one alive: ``get(model)`` reuses the running server of that model,
+    or stops it and starts the one asked for. Each start costs about a minute on 2 cores, so the test modules
+    that need the same checkpoint share one server (the vllm modules run in file order: every ``tiny`` module
+    first, the ``tiny_tools`` module last)."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir, self.model, self.server, self.starts = workdir, None, None, 0
+
+    def get(self, model: str):
+        if self.model != model:
+            self.close()
+            tiny_checkpoint({"tiny": "aime", "tiny_tools": "tools"}[model])
+            self.starts += 1
+            self.server = start_vllm_cpu(model, self.workdir / f"{model}-{self.starts}").__enter__()
+            self.model = model
+        return self.server
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.__exit__(None, None, None)
+        self.model, self.server = None, None
+
+
+@pytest.fixture(scope="session")
+def vllm_cpu_servers(tmp_path_factory) -> Iterator[OneServerAtATime]:
+    pool = OneServerAtATime(tmp_path_factory.mktemp("vllm-cpu"))
+    try:
+        yield pool
+    finally:
+        pool.close()

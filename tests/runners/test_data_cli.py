@@ -246,12 +246,15 @@ def test_from_dir_imports_a_checkout_offline(demo, cache, tmp_path, monkeypatch,
     assert (cache / "demo" / DEMO_REV / "upstream" / "b.json").read_bytes() == DEMO_FILES["b.json"]  # kept whole
 
 
-def test_a_hub_suite_offline_fails_in_one_line(cache, tmp_path, monkeypatch, capsys) -> None:
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf" / "datasets"))
-    rc, _, err = run_cli(capsys, "fetch", "swebench_verified")
-    assert rc == 2 and len(err.strip().splitlines()) == 1 and "SWE-bench/SWE-bench_Verified" in err
+def test_a_hub_suite_offline_fails_in_one_line(cache, tmp_path) -> None:
+    # Its own process, as a user runs it: the hub libraries read HF_HUB_OFFLINE when first imported, so in this
+    # process (where another test may have imported them already) setting it would not take effect.
+    hf = tmp_path / "hf"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(hf), "HF_DATASETS_CACHE": str(hf / "datasets")}
+    proc = subprocess.run([sys.executable, "-m", "runners.data", "fetch", "swebench_verified"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    err = proc.stderr
+    assert proc.returncode == 2 and len(err.strip().splitlines()) == 1 and "SWE-bench/SWE-bench_Verified" in err, err
 
 
 def test_the_codeelo_histogram_is_counted_from_the_sorted_ratings() -> None:

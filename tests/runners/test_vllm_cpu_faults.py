@@ -18,7 +18,7 @@ import pytest
 
 from runners.tiny_model import script
 from tests.conftest import ROOT, run_cli
-from tests.runners.conftest import start_vllm_cpu, tiny_checkpoint
+from tests.runners.conftest import start_vllm_cpu
 
 pytestmark = pytest.mark.vllm
 
@@ -36,12 +36,10 @@ def _lines(path: Path) -> list[str]:
     return path.read_text().splitlines() if path.exists() else []
 
 
-@pytest.fixture(scope="module")
-def healthy_server(tmp_path_factory):
-    """The server the reruns go to."""
-    tiny_checkpoint("aime")
-    with start_vllm_cpu("tiny", tmp_path_factory.mktemp("healthy")) as server:
-        yield server
+@pytest.fixture
+def healthy_server(vllm_cpu_servers):
+    """The server the reruns go to: the session's tiny server (the killed one is the test's own)."""
+    return vllm_cpu_servers.get("tiny")
 
 
 # One kill point on real vLLM (each costs a server start, ~100 s); the scripted-server tier in test_faults.py

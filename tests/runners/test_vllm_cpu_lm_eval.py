@@ -19,7 +19,6 @@ import pytest
 
 from runners.tiny_model import script
 from tests.conftest import ROOT
-from tests.runners.conftest import start_vllm_cpu, tiny_checkpoint
 
 pytestmark = pytest.mark.vllm
 pytest.importorskip("lm_eval", reason="lm-eval is not installed (pip install 'gptoss-eval[lm-eval]')")
@@ -30,11 +29,9 @@ UNTIL = "Question:"  # the fixture task's stop string
 PATHS = {"harmony": "/v1/completions", "chat": "/v1/chat/completions", "responses": "/v1/responses"}
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    tiny_checkpoint("aime")
-    with start_vllm_cpu("tiny", tmp_path_factory.mktemp("server")) as running:
-        yield running
+@pytest.fixture
+def server(vllm_cpu_servers):
+    return vllm_cpu_servers.get("tiny")
 
 
 @pytest.fixture

@@ -16,17 +16,16 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, ScriptedServerProcess, needs_bwrap, run_cli
-from tests.runners.conftest import start_vllm_cpu, tiny_checkpoint, vllm_python
+from tests.runners.conftest import vllm_python
+from tests.runners.test_vllm_cpu_doctor import SERVER_CHECKS, _doctor, _statuses
 from tests.support import tiny_tool_cases as cases
 
 pytestmark = [pytest.mark.vllm, needs_bwrap]
 
 
-@pytest.fixture(scope="module")
-def tools_server(tmp_path_factory):
-    tiny_checkpoint("tools")
-    with start_vllm_cpu("tiny_tools", tmp_path_factory.mktemp("server")) as server:
-        yield server
+@pytest.fixture
+def tools_server(vllm_cpu_servers):
+    return vllm_cpu_servers.get("tiny_tools")
 
 
 @pytest.fixture(scope="module")
@@ -68,19 +67,17 @@ def test_tau_retail_agent_looks_the_user_up_through_vllms_tokens(tools_server, s
 
 # vLLM's own Harmony layer (its Responses path with a tool server) describing our container namespace.
 _VLLM_SYSTEM_MESSAGE = """
-import json
+import json, sys
 from evals.harmony import ensure_offline_vocab
 ensure_offline_vocab()
 from openai_harmony import ToolDescription, ToolNamespaceConfig
 from vllm.entrypoints.openai.parser.harmony_utils import get_encoding, get_system_message
-from tasks.swebench.task import container_namespace
-ns = container_namespace("/testbed", 180, 1200)
+ns = json.loads(sys.stdin.read())
 config = ToolNamespaceConfig(name=ns["name"], description=ns["description"], tools=[
     ToolDescription.new(t["name"], t["description"], parameters=t["parameters"]) for t in ns["tools"]])
 message = get_system_message(reasoning_effort="low", start_date="2026-01-01", container_description=config)
 print(json.dumps(list(get_encoding().render(message))))
 """
-
 
 def test_vllms_harmony_layer_renders_our_container_system_message_token_for_token():
     """The token-level transport renders the system message itself (vLLM's /v1/completions takes token ids and
@@ -89,11 +86,48 @@ def test_vllms_harmony_layer_renders_our_container_system_message_token_for_toke
     from evals import harmony
     from tasks.swebench.task import container_namespace
 
+    # the namespace comes from our code in this venv; the vLLM venv only renders it (it has none of our packages)
+    namespace = container_namespace("/testbed", 180, 1200)
     proc = subprocess.run([str(vllm_python()), "-c", _VLLM_SYSTEM_MESSAGE], cwd=ROOT, capture_output=True,
-                          text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(ROOT)})
+                          text=True, timeout=600, input=json.dumps(namespace),
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert proc.returncode == 0, proc.stderr[-3000:]
     theirs = json.loads(proc.stdout.strip().splitlines()[-1])
-    ours = harmony.encoding().render(harmony.system_message(
-        "low", "2026-01-01", namespaces=[container_namespace("/testbed", 180, 1200)]))
+    ours = harmony.encoding().render(harmony.system_message("low", "2026-01-01", namespaces=[namespace]))
     assert list(ours) == theirs
     assert "namespace container {" in harmony.encoding().decode(theirs)
+
+
+class TestDoctorOnTheToolsCheckpoint:
+    @pytest.mark.parametrize("transport", ["chat", "responses", "harmony"])
+    def test_every_check_passes(self, tools_server, tmp_path, transport):
+        """The tools checkpoint learnt the doctor's weather probe (tool_cases.json, case doctor): vLLM parses
+        its get_weather call, whole and streamed, on every transport."""
+        root = tmp_path / "outputs"
+        proc, seconds = _doctor(
+            tools_server.base_url, root, "model=tiny_tools", "suite=tiny_codeforces", f"client={transport}"
+        )
+        print(f"\n{proc.stdout}wall time {seconds:.1f} s")
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert _statuses(proc.stdout) == {
+            **dict.fromkeys(SERVER_CHECKS, "PASS"),
+            "function tool call round-trips": "PASS",
+        }, proc.stdout
+        assert cases.DOCTOR_TOOL_LINE in proc.stdout.splitlines(), proc.stdout
+        assert not root.exists()
+
+    def test_the_python_tool_is_declared_and_its_call_parsed(self, tools_server, tmp_path):
+        proc, _ = _doctor(
+            tools_server.base_url,
+            tmp_path / "outputs",
+            "model=tiny_tools",
+            "suite=tiny_aime_tools",
+            "client=harmony",
+        )
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert _statuses(proc.stdout) == {
+            **dict.fromkeys(SERVER_CHECKS, "PASS"),
+            "function tool call round-trips": "PASS",
+            "python tool offered and parsed": "PASS",
+        }, proc.stdout
+        assert "print(2**10 % 7)" in proc.stdout

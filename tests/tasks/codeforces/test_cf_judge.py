@@ -131,6 +131,12 @@ def probs(cf300) -> dict[str, Problem]:
     return {pid: by_id[pid] for pid in ("762A", "1076B", "805D")}
 
 
+def generous(p: Problem) -> Problem:
+    """A copy with 3x the time limit (as judges often give Python): 762A's reference loop needs ~2 s of CPython
+    at its 2 s limit, and these tests check correctness and isolation, not how loaded the machine is."""
+    return dataclasses.replace(p, time_limit_s=3 * p.time_limit_s)
+
+
 def short(p: Problem, **kw) -> Problem:
     """A copy with two tests and a short time limit, so the hostile cases stay fast."""
     kw.setdefault("tests", p.tests[:2])
@@ -150,10 +156,7 @@ def test_correct_and_wrong_cpp(probs, pid):
 
 @pytest.mark.parametrize("pid", ["762A", "1076B", "805D"])
 def test_correct_and_wrong_python(probs, pid):
-    # 762A's reference loop needs ~2 s of CPython at the 2 s limit: give Python 3x (as judges often do) so
-    # the test checks correctness, not how loaded the machine is.
-    generous = dataclasses.replace(probs[pid], time_limit_s=3 * probs[pid].time_limit_s)
-    r = judge(generous, {"language": "python3", "code": PY[pid]}, full=True)
+    r = judge(generous(probs[pid]), {"language": "python3", "code": PY[pid]}, full=True)
     assert r.verdict == AC, r
     assert len(r.tests) == r.tests_total and all(t.verdict == AC for t in r.tests)
     w = judge(probs[pid], {"language": "python", "code": WRONG_PY[pid]}, full=True)
@@ -409,7 +412,7 @@ def test_signal_attacks_do_not_disturb_the_judging_of_later_tests(probs):
               "for s in (signal.SIGKILL, signal.SIGTERM, signal.SIGSTOP, signal.SIGCHLD):\n"
               "    os.kill(1, s)\n"
               "try:\n    os.kill(-1, signal.SIGKILL)\nexcept ProcessLookupError:\n    pass\n")
-    r = judge(probs["762A"], {"language": "python", "code": attack + PY["762A"]}, full=True, workers=2)
+    r = judge(generous(probs["762A"]), {"language": "python", "code": attack + PY["762A"]}, full=True, workers=2)
     assert r.verdict == AC and r.tests_passed == r.tests_total == len(probs["762A"].tests), r
 
 
@@ -421,7 +424,7 @@ def test_no_state_carries_from_one_test_to_the_next(probs):
              "for d in ('/tmp', '/sandbox', '/dev/shm'):\n"
              "    open(d + '/was-here', 'w').write('x')\n"
              "if found:\n    print('leak', found)\n    raise SystemExit(0)\n")
-    r = judge(probs["762A"], {"language": "python", "code": leaky + PY["762A"]}, full=True, workers=1)
+    r = judge(generous(probs["762A"]), {"language": "python", "code": leaky + PY["762A"]}, full=True, workers=1)
     assert r.verdict == AC and r.tests_passed == r.tests_total, r
 
 
