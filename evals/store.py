@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from evals.jsonlines import loads_line
+from evals.jsonlines import dumps_line, loads_line
 from evals.types import Attempt, Grade
 
 ATTEMPTS = "attempts.jsonl"
@@ -179,17 +179,17 @@ class RunStore:
         """Write one attempt (and its grade) as complete lines, flushed to the OS at once."""
         if self._attempts_fh is None:
             self.open_for_append()
-        self._attempts_fh.write(json.dumps(attempt.to_dict(), ensure_ascii=False, default=str) + "\n")
+        self._attempts_fh.write(dumps_line(attempt.to_dict()) + "\n")
         self._attempts_fh.flush()
         if grade is not None:
-            self._grades_fh.write(json.dumps(grade.to_dict(), ensure_ascii=False, default=str) + "\n")
+            self._grades_fh.write(dumps_line(grade.to_dict()) + "\n")
             self._grades_fh.flush()
 
     def append_grade(self, grade: Grade) -> None:
         """Write one grade alone (an attempt stored before whose grade was not), flushed at once."""
         if self._grades_fh is None:
             self.open_for_append()
-        self._grades_fh.write(json.dumps(grade.to_dict(), ensure_ascii=False, default=str) + "\n")
+        self._grades_fh.write(dumps_line(grade.to_dict()) + "\n")
         self._grades_fh.flush()
 
     def rewrite_grades(self, grades: list[Grade]) -> None:
@@ -197,7 +197,7 @@ class RunStore:
         tmp = self.grades_path.with_suffix(".jsonl.tmp")
         with open(tmp, "w", encoding="utf-8") as fh:
             for grade in grades:
-                fh.write(json.dumps(grade.to_dict(), ensure_ascii=False, default=str) + "\n")
+                fh.write(dumps_line(grade.to_dict()) + "\n")
         tmp.replace(self.grades_path)
 
     def close(self) -> None:

@@ -59,7 +59,7 @@ def test_a_damaged_line_in_the_middle_is_a_clear_error_not_a_silent_skip(tmp_pat
         store.append(_attempt(i), Grade(key=f"s{i}#0", score=1.0))
     store.close()
     lines = store.attempts_path.read_text().splitlines()
-    lines[1] = lines[1][:40] + "#garbage#" + lines[1][40:]
+    lines[1] = lines[1][:1] + "#garbage#" + lines[1][1:]  # right after the opening brace: never inside a string
     store.attempts_path.write_text("\n".join(lines) + "\n")
     with pytest.raises(StoreError, match=r"attempts.jsonl:2 is not valid JSON"):
         store.attempts()
