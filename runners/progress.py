@@ -22,6 +22,7 @@ class LiveProgress:
                                  TextColumn("acc {task.fields[acc]}"), TextColumn("{task.fields[tps]} tok/s"),
                                  TimeElapsedColumn(), TimeRemainingColumn(), disable=not enabled, transient=False)
         self.task_id = self.progress.add_task(label, total=total, completed=done, acc="-", tps="-")
+        self.enabled = enabled
 
     def __enter__(self) -> LiveProgress:
         self.progress.__enter__()
@@ -31,6 +32,8 @@ class LiveProgress:
         self.progress.__exit__(None, None, None)
 
     def update(self, stats: RunStats) -> None:
+        if not self.enabled:  # progress=false: no formatting per attempt for a bar nobody sees
+            return
         tps = stats.completion_tokens / stats.elapsed_s if stats.elapsed_s else 0.0
         self.progress.update(self.task_id, completed=stats.done_before + stats.done_now,
                              acc=f"{100 * stats.accuracy:.1f}%", tps=f"{tps:,.0f}")
