@@ -99,7 +99,6 @@ class ChoiceStreamReader(StreamReader):
         return False
 
 
-
 class _Events:
     """One streamed try's events, taken a network block at a time (no per-event coroutine hop)."""
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, run_cli
 
 
 def vllm_python() -> Path:
@@ -47,6 +48,43 @@ def start_vllm_cpu(model: str, workdir: Path):
         cfg = compose("config", overrides=[f"model={model}", "server=cpu"])
     GlobalHydra.instance().clear()
     return VllmServer(server_config(cfg, workdir))
+
+
+# The doctor's server-side checks, which must all PASS on vLLM-CPU serving either tiny checkpoint.
+SERVER_CHECKS = [
+    "effort takes effect",
+    "prompt date pinned",
+    "reasoning and final separated",
+    "stream carries the final channel",
+    "max model length",
+    "fixed seed reproduces",
+    "versions",
+]
+
+
+def run_doctor(base_url: str, root: Path, *overrides: str) -> tuple[subprocess.CompletedProcess, float]:
+    """``gptoss-eval action=doctor`` against a running server; the process and its wall time."""
+    started = time.monotonic()
+    proc = run_cli(
+        "action=doctor",
+        "server=attach",
+        f"server.base_url={base_url}",
+        "sampling.temperature=0",
+        f"paths.root={root}",
+        *overrides,
+        timeout=600,
+    )
+    return proc, time.monotonic() - started
+
+
+def doctor_statuses(stdout: str) -> dict[str, str]:
+    """Check name -> PASS / WARN / FAIL, from the doctor's lines."""
+    out = {}
+    for line in stdout.splitlines():
+        status, _, rest = line.partition(" ")
+        if status in ("PASS", "WARN", "FAIL"):
+            out[rest.split(":", 1)[0]] = status
+    return out
 
 
 class OneServerAtATime:

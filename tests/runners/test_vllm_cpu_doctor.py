@@ -10,47 +10,11 @@ each checkpoint's server starts once per session (tests/runners/conftest.py: One
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
-from tests.conftest import run_cli
+from tests.runners.conftest import SERVER_CHECKS, doctor_statuses, run_doctor
 
 pytestmark = pytest.mark.vllm
-
-SERVER_CHECKS = [
-    "effort takes effect",
-    "prompt date pinned",
-    "reasoning and final separated",
-    "stream carries the final channel",
-    "max model length",
-    "fixed seed reproduces",
-    "versions",
-]
-
-
-def _doctor(base_url: str, root, *overrides: str):
-    started = time.monotonic()
-    proc = run_cli(
-        "action=doctor",
-        "server=attach",
-        f"server.base_url={base_url}",
-        "sampling.temperature=0",
-        f"paths.root={root}",
-        *overrides,
-        timeout=600,
-    )
-    return proc, time.monotonic() - started
-
-
-def _statuses(stdout: str) -> dict[str, str]:
-    out = {}
-    for line in stdout.splitlines():
-        status, _, rest = line.partition(" ")
-        if status in ("PASS", "WARN", "FAIL"):
-            out[rest.split(":", 1)[0]] = status
-    return out
-
 
 @pytest.fixture
 def aime_server(vllm_cpu_servers):
@@ -61,12 +25,12 @@ class TestAimeCheckpoint:
     @pytest.mark.parametrize("transport", ["chat", "responses", "harmony"])
     def test_every_check_passes(self, aime_server, tmp_path, transport):
         root = tmp_path / "outputs"
-        proc, seconds = _doctor(
+        proc, seconds = run_doctor(
             aime_server.base_url, root, "model=tiny", "suite=tiny_aime", f"client={transport}"
         )
         print(f"\n{proc.stdout}wall time {seconds:.1f} s (console script start-up included)")
         assert proc.returncode == 0, proc.stdout + proc.stderr
-        statuses = _statuses(proc.stdout)
+        statuses = doctor_statuses(proc.stdout)
         assert statuses == {
             **dict.fromkeys(SERVER_CHECKS, "PASS"),
             "function tool call round-trips": "PASS",

@@ -16,8 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, ScriptedServerProcess, needs_bwrap, run_cli
-from tests.runners.conftest import vllm_python
-from tests.runners.test_vllm_cpu_doctor import SERVER_CHECKS, _doctor, _statuses
+from tests.runners.conftest import SERVER_CHECKS, doctor_statuses, run_doctor, vllm_python
 from tests.support import tiny_tool_cases as cases
 
 pytestmark = [pytest.mark.vllm, needs_bwrap]
@@ -104,12 +103,12 @@ class TestDoctorOnTheToolsCheckpoint:
         """The tools checkpoint learnt the doctor's weather probe (tool_cases.json, case doctor): vLLM parses
         its get_weather call, whole and streamed, on every transport."""
         root = tmp_path / "outputs"
-        proc, seconds = _doctor(
+        proc, seconds = run_doctor(
             tools_server.base_url, root, "model=tiny_tools", "suite=tiny_codeforces", f"client={transport}"
         )
         print(f"\n{proc.stdout}wall time {seconds:.1f} s")
         assert proc.returncode == 0, proc.stdout + proc.stderr
-        assert _statuses(proc.stdout) == {
+        assert doctor_statuses(proc.stdout) == {
             **dict.fromkeys(SERVER_CHECKS, "PASS"),
             "function tool call round-trips": "PASS",
         }, proc.stdout
@@ -117,7 +116,7 @@ class TestDoctorOnTheToolsCheckpoint:
         assert not root.exists()
 
     def test_the_python_tool_is_declared_and_its_call_parsed(self, tools_server, tmp_path):
-        proc, _ = _doctor(
+        proc, _ = run_doctor(
             tools_server.base_url,
             tmp_path / "outputs",
             "model=tiny_tools",
@@ -125,7 +124,7 @@ class TestDoctorOnTheToolsCheckpoint:
             "client=harmony",
         )
         assert proc.returncode == 0, proc.stdout + proc.stderr
-        assert _statuses(proc.stdout) == {
+        assert doctor_statuses(proc.stdout) == {
             **dict.fromkeys(SERVER_CHECKS, "PASS"),
             "function tool call round-trips": "PASS",
             "python tool offered and parsed": "PASS",
